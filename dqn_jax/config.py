@@ -1,0 +1,312 @@
+"""The static configuration (:class:`DQNConfig`) and the traced hyper-parameters (:class:`HParams`).
+
+Sizes and switches live in the frozen, hashable :class:`DQNConfig`: changing one compiles a new
+program. The numbers a user sweeps live in :class:`HParams`, a pytree of arrays that ``train``
+takes as an argument, so ``jax.vmap`` can sweep them and a new value never recompiles.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float, Int
+
+from dqn_jax.envs import make_env
+from dqn_jax.networks import ACTIVATIONS
+
+LOSSES = ("mse", "huber")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Range:
+    low: float
+    high: float
+    low_open: bool = False
+    high_open: bool = False
+
+    def contains(self, value: np.ndarray) -> np.ndarray:
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        return above & below & ~np.isnan(value)
+
+    def __str__(self) -> str:
+        left = "(" if self.low_open else "["
+        right = ")" if self.high_open else "]"
+        return f"{left}{self.low:g}, {self.high:g}{right}"
+
+
+_POSITIVE = _Range(0.0, math.inf, low_open=True, high_open=True)
+_UNIT = _Range(0.0, 1.0)
+
+# Allowed range of every traced hyper-parameter, shared by DQNConfig and HParams.
+HPARAM_RANGES: dict[str, _Range] = {
+    "learning_rate": _POSITIVE,
+    "gamma": _UNIT,
+    "tau": _Range(0.0, 1.0, low_open=True),
+    "target_update_period": _Range(1, math.inf, high_open=True),
+    "epsilon_start": _UNIT,
+    "epsilon_end": _UNIT,
+    "epsilon_decay_steps": _Range(0, math.inf, high_open=True),
+    "max_grad_norm": _Range(0.0, math.inf, low_open=True),
+    "huber_delta": _POSITIVE,
+}
+
+
+def _check_range(name: str, value: Any) -> None:
+    values = np.asarray(value, dtype=np.float64)
+    bad = ~HPARAM_RANGES[name].contains(values)
+    if bad.any():
+        shown = values[bad].reshape(-1)[0] if values.ndim else values
+        raise ValueError(f"{name}={shown!r} is outside the allowed range {HPARAM_RANGES[name]}")
+
+
+def _check_int(name: str, value: Any, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name}={value!r} must be an integer >= {minimum}")
+    if value < minimum:
+        raise ValueError(f"{name}={value!r} is outside the allowed range [{minimum}, inf)")
+
+
+def _check_multiple(name: str, value: int, of_name: str, of: int) -> None:
+    if value % of:
+        lower, upper = value - value % of, value - value % of + of
+        nearest = f"{lower} or {upper}" if lower > 0 else f"{upper}"
+        raise ValueError(
+            f"{name}={value} must be a multiple of {of_name}={of} (nearest valid: {nearest})"
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class DQNConfig:
+    """Everything static about a DQN run; validated on construction.
+
+    The defaults solve CartPole-v1 in 50,000 env steps (see ``BENCHMARKS.md``). "Env steps" count
+    transitions summed over the parallel environments, as in SB3 and CleanRL. The floats marked
+    *traced* are only the defaults of :class:`HParams`; ``train(key, hparams)`` may override them.
+    """
+
+    # --- environment ---
+    env_name: str = "CartPole-v1"
+    """Registered gymnax environment id with a discrete action space."""
+    env_kwargs: tuple[tuple[str, Any], ...] = ()
+    """Keyword arguments for ``gymnax.make``; a dict is accepted and stored as sorted pairs."""
+
+    # --- amount of experience ---
+    total_timesteps: int = 50_000
+    """Env steps to train for; a multiple of ``log_interval``."""
+    num_envs: int = 4
+    """Parallel environments stepped together (vmapped)."""
+
+    # --- replay ---
+    buffer_size: int = 50_000
+    """Replay capacity in transitions; the oldest are overwritten when it is full."""
+    batch_size: int = 64
+    """Transitions per gradient step."""
+    learning_starts: int = 1_000
+    """Env steps collected before the first gradient step; at least ``batch_size``."""
+    train_frequency: int = 4
+    """Env steps between rounds of gradient steps; a multiple of ``num_envs``."""
+    gradient_steps: int = 1
+    """Gradient steps per round."""
+
+    # --- target network ---
+    target_update_period: int = 500
+    """Env steps between target updates (traced). The update fires whenever the env-step count
+    crosses a multiple of it, also when ``train_frequency`` does not divide it."""
+    tau: float = 1.0
+    """Target update step size (traced): 1.0 is a hard copy, below 1 a Polyak average
+    ``target <- tau * online + (1 - tau) * target``."""
+
+    # --- optimisation ---
+    learning_rate: float = 1e-3
+    """Adam learning rate (traced)."""
+    lr_decay: bool = True
+    """Decay the learning rate linearly to 0 over the run's gradient steps."""
+    max_grad_norm: float = 10.0
+    """Gradients are clipped to this global norm (traced); ``math.inf`` turns clipping off."""
+    gamma: float = 0.99
+    """Discount factor (traced), in [0, 1]."""
+    loss: Literal["mse", "huber"] = "mse"
+    """TD loss: ``"mse"`` is 0.5 * delta**2, ``"huber"`` is quadratic up to ``huber_delta``."""
+    huber_delta: float = 1.0
+    """Where the Huber loss turns from quadratic to linear (traced)."""
+    double: bool = True
+    """Double DQN: the online net picks the next action, the target net values it."""
+
+    # --- exploration ---
+    epsilon_start: float = 1.0
+    """Initial epsilon of epsilon-greedy (traced), in [0, 1]."""
+    epsilon_end: float = 0.05
+    """Final epsilon (traced), in [0, 1]."""
+    epsilon_decay_steps: int = 10_000
+    """Env steps over which epsilon decays linearly from start to end (traced)."""
+
+    # --- network ---
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    """Widths of the MLP's hidden layers; a list is accepted and stored as a tuple."""
+    activation: str = "relu"
+    """Hidden activation, one of ``networks.ACTIVATIONS``."""
+
+    # --- logging ---
+    log_interval: int = 5_000
+    """Env steps between logging points; a multiple of ``train_frequency``."""
+    eval_episodes: int = 8
+    """Greedy episodes run at every logging point (0 turns the in-training evaluation off)."""
+
+    def __post_init__(self) -> None:
+        # Normalise to hashable types: the config is a static jit argument.
+        if isinstance(self.env_kwargs, Mapping):
+            object.__setattr__(self, "env_kwargs", tuple(sorted(self.env_kwargs.items())))
+        if isinstance(self.hidden_sizes, list):
+            object.__setattr__(self, "hidden_sizes", tuple(self.hidden_sizes))
+        self._validate()
+
+    def _validate(self) -> None:
+        if not isinstance(self.env_name, str):
+            raise ValueError(f"env_name={self.env_name!r} must be a string")
+        if not isinstance(self.env_kwargs, tuple) or not all(
+            isinstance(kv, tuple) and len(kv) == 2 and isinstance(kv[0], str)
+            for kv in self.env_kwargs
+        ):
+            raise ValueError(f"env_kwargs={self.env_kwargs!r} must be a dict of keyword arguments")
+        try:
+            hash(self.env_kwargs)
+        except TypeError:
+            raise ValueError(
+                f"env_kwargs={self.env_kwargs!r} must hold hashable values (numbers, strings)"
+            ) from None
+
+        for name in ("total_timesteps", "num_envs", "buffer_size", "batch_size"):
+            _check_int(name, getattr(self, name), 1)
+        for name in ("train_frequency", "gradient_steps", "log_interval"):
+            _check_int(name, getattr(self, name), 1)
+        _check_int("learning_starts", self.learning_starts, 0)
+        _check_int("target_update_period", self.target_update_period, 1)
+        _check_int("epsilon_decay_steps", self.epsilon_decay_steps, 0)
+        _check_int("eval_episodes", self.eval_episodes, 0)
+
+        if self.batch_size > self.buffer_size:
+            raise ValueError(
+                f"batch_size={self.batch_size} must not exceed buffer_size={self.buffer_size}"
+            )
+        if self.num_envs > self.buffer_size:
+            raise ValueError(
+                f"num_envs={self.num_envs} must not exceed buffer_size={self.buffer_size}"
+            )
+        if self.learning_starts < self.batch_size:
+            raise ValueError(
+                f"learning_starts={self.learning_starts} must be at least "
+                f"batch_size={self.batch_size}, so the first batch is drawn from real transitions"
+            )
+        _check_multiple("train_frequency", self.train_frequency, "num_envs", self.num_envs)
+        _check_multiple("log_interval", self.log_interval, "train_frequency", self.train_frequency)
+        _check_multiple("total_timesteps", self.total_timesteps, "log_interval", self.log_interval)
+        if self.learning_starts > self.total_timesteps:
+            raise ValueError(
+                f"learning_starts={self.learning_starts} leaves no gradient step: it must be at "
+                f"most total_timesteps={self.total_timesteps}"
+            )
+
+        for name in HPARAM_RANGES:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"{name}={value!r} must be a number in {HPARAM_RANGES[name]}")
+            _check_range(name, value)
+
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss={self.loss!r} must be one of {LOSSES}")
+        for name in ("double", "lr_decay"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name}={getattr(self, name)!r} must be True or False")
+        if not isinstance(self.hidden_sizes, tuple) or not all(
+            isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in self.hidden_sizes
+        ):
+            raise ValueError(
+                f"hidden_sizes={self.hidden_sizes!r} must be a tuple of integers >= 1"
+            )
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(
+                f"activation={self.activation!r} must be one of {tuple(ACTIVATIONS)}"
+            )
+        make_env(self.env_name, self.env_kwargs)  # raises ValueError naming env_name
+
+    # --- derived sizes (static) ---
+    @property
+    def num_rounds(self) -> int:
+        """Rounds of (``train_frequency`` env steps, then ``gradient_steps`` updates)."""
+        return self.total_timesteps // self.train_frequency
+
+    @property
+    def first_learning_round(self) -> int:
+        """Index of the first round whose gradient steps run (its env steps reach
+        ``learning_starts``)."""
+        return max(0, -(-self.learning_starts // self.train_frequency) - 1)
+
+    @property
+    def num_updates(self) -> int:
+        """Gradient steps in the whole run."""
+        return (self.num_rounds - self.first_learning_round) * self.gradient_steps
+
+    @property
+    def num_logs(self) -> int:
+        """Logging points (one at the end of every ``log_interval`` env steps)."""
+        return self.total_timesteps // self.log_interval
+
+    def replace(self, **changes: Any) -> DQNConfig:
+        """A copy with some fields changed (validated again)."""
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise ValueError(f"unknown DQNConfig field(s): {sorted(unknown)}")
+        return dataclasses.replace(self, **changes)
+
+
+class HParams(eqx.Module):
+    """The traced hyper-parameters of a run: a pytree of arrays that ``jax.vmap`` can sweep.
+
+    Scalars for one run; give every field a leading axis (or use ``in_axes``) to sweep. Built from
+    concrete values, every field is checked against its range (see ``HPARAM_RANGES``).
+    """
+
+    learning_rate: Float[Array, "*sweep"]
+    gamma: Float[Array, "*sweep"]
+    tau: Float[Array, "*sweep"]
+    target_update_period: Int[Array, "*sweep"]
+    epsilon_start: Float[Array, "*sweep"]
+    epsilon_end: Float[Array, "*sweep"]
+    epsilon_decay_steps: Float[Array, "*sweep"]
+    max_grad_norm: Float[Array, "*sweep"]
+    huber_delta: Float[Array, "*sweep"]
+
+    def __init__(self, **values: Any) -> None:
+        names = tuple(HPARAM_RANGES)
+        missing, unknown = set(names) - set(values), set(values) - set(names)
+        if unknown:
+            raise ValueError(f"unknown hyper-parameter(s) {sorted(unknown)}; allowed: {names}")
+        if missing:
+            raise ValueError(f"missing hyper-parameter(s) {sorted(missing)}")
+        for name in names:
+            value = values[name]
+            dtype = jnp.int32 if name == "target_update_period" else jnp.float32
+            if not isinstance(value, jax.core.Tracer):
+                _check_range(name, value)
+                if dtype == jnp.int32 and not np.all(np.equal(np.mod(value, 1), 0)):
+                    raise ValueError(f"{name}={value!r} must be an integer")
+            setattr(self, name, jnp.asarray(value, dtype))
+
+    @classmethod
+    def from_config(cls, config: DQNConfig, **overrides: Any) -> HParams:
+        """The config's values of the traced hyper-parameters, with ``overrides`` applied."""
+        unknown = set(overrides) - set(HPARAM_RANGES)
+        if unknown:
+            raise ValueError(
+                f"unknown hyper-parameter(s) {sorted(unknown)}; allowed: {tuple(HPARAM_RANGES)}"
+            )
+        values = {name: getattr(config, name) for name in HPARAM_RANGES}
+        return cls(**{**values, **overrides})

@@ -1,0 +1,46 @@
+"""Exploration: the linear epsilon schedule and the epsilon-greedy policy."""
+
+from __future__ import annotations
+
+import chex
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, Int, PRNGKeyArray
+
+
+def linear_schedule(
+    start: Float[Array, ""] | float,
+    end: Float[Array, ""] | float,
+    duration: Float[Array, ""] | float,
+    t: Int[Array, ""] | int,
+) -> Float[Array, ""]:
+    """``start + (end - start) * min(t / duration, 1)``; equals ``end`` from the start when
+    ``duration == 0``.
+
+    Every argument may be traced (unlike ``optax.linear_schedule``, whose ``transition_steps``
+    must be a Python number), so a sweep can vmap over the schedule.
+    """
+    t = jnp.asarray(t, jnp.float32)
+    duration = jnp.asarray(duration, jnp.float32)
+    frac = jnp.where(duration > 0, jnp.clip(t / jnp.maximum(duration, 1.0), 0.0, 1.0), 1.0)
+    return start + (end - start) * frac
+
+
+def epsilon_greedy(
+    key: PRNGKeyArray, q_values: Float[Array, " num_actions"], epsilon: Float[Array, ""] | float
+) -> Int[Array, ""]:
+    """With probability ``epsilon`` a uniformly random action, otherwise ``argmax_a q_values[a]``.
+
+    Args:
+        key: PRNG key.
+        q_values: Q-values of one observation, shape ``(num_actions,)``.
+        epsilon: exploration probability in [0, 1].
+
+    Returns:
+        The action, an int32 scalar.
+    """
+    chex.assert_rank(q_values, 1)
+    explore_key, action_key = jax.random.split(key)
+    random_action = jax.random.randint(action_key, (), 0, q_values.shape[-1])
+    greedy_action = jnp.argmax(q_values).astype(jnp.int32)
+    return jnp.where(jax.random.uniform(explore_key) < epsilon, random_action, greedy_action)

@@ -1,0 +1,89 @@
+"""A uniform ring-buffer replay memory held as a pytree state, with pure ``init``/``add``/``sample``.
+
+The buffer is a :class:`Transition` whose arrays have a leading ``capacity`` axis, plus a write
+position and a fill count. ``add`` writes a batch of transitions at the position (wrapping round
+and overwriting the oldest); ``sample`` draws uniformly, with replacement, among the written slots.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import chex
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, Int, PRNGKeyArray
+
+
+class Transition(NamedTuple):
+    """One step of experience (or a batch of them, with leading axes).
+
+    ``terminated`` is 1.0 only where the MDP ended; a time-limit truncation keeps 0.0 so the
+    target still bootstraps, and ``next_obs`` is then the real last observation (not the reset).
+    """
+
+    obs: Float[Array, "*batch obs_dim"]
+    action: Int[Array, "*batch"]
+    reward: Float[Array, "*batch"]
+    terminated: Float[Array, "*batch"]
+    next_obs: Float[Array, "*batch obs_dim"]
+
+
+class ReplayState(NamedTuple):
+    """Replay memory: ``storage`` leaves have shape ``(capacity, ...)``.
+
+    Attributes:
+        storage: the transitions; slot ``i`` is valid iff ``i < size``.
+        position: next slot to write, in ``[0, capacity)``.
+        size: number of written slots, in ``[0, capacity]``.
+    """
+
+    storage: Transition
+    position: Int[Array, ""]
+    size: Int[Array, ""]
+
+
+def capacity(state: ReplayState) -> int:
+    """The buffer's (static) capacity."""
+    return jax.tree.leaves(state.storage)[0].shape[0]
+
+
+def init(example: Transition, capacity: int) -> ReplayState:
+    """An empty buffer for transitions shaped like ``example`` (one transition, no batch axis)."""
+    if capacity < 1:
+        raise ValueError(f"capacity={capacity} must be at least 1")
+    storage = jax.tree.map(
+        lambda x: jnp.zeros((capacity, *jnp.shape(x)), jnp.asarray(x).dtype), example
+    )
+    return ReplayState(storage, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
+
+
+def add(state: ReplayState, transitions: Transition) -> ReplayState:
+    """Writes a batch of ``n <= capacity`` transitions (leading axis ``n``) at the write position.
+
+    Slots ``position, ..., position + n - 1`` (modulo capacity) are overwritten.
+    """
+    cap = capacity(state)
+    n = jax.tree.leaves(transitions)[0].shape[0]
+    chex.assert_tree_shape_prefix(transitions, (n,))
+    if n > cap:
+        raise ValueError(f"cannot add {n} transitions to a buffer of capacity {cap}")
+    index = (state.position + jnp.arange(n)) % cap
+    storage = jax.tree.map(lambda s, x: s.at[index].set(x), state.storage, transitions)
+    return ReplayState(
+        storage=storage,
+        position=(state.position + n) % cap,
+        size=jnp.minimum(state.size + n, cap),
+    )
+
+
+def sample(state: ReplayState, key: PRNGKeyArray, batch_size: int) -> Transition:
+    """Draws ``batch_size`` transitions uniformly, with replacement, from the written slots.
+
+    Requires ``state.size >= 1`` (the train loop guarantees ``size >= learning_starts >= batch``).
+
+    Returns:
+        A :class:`Transition` whose leaves have leading axis ``batch_size``.
+    """
+    index = jax.random.randint(key, (batch_size,), 0, state.size)
+    return jax.tree.map(lambda s: s[index], state.storage)

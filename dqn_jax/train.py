@@ -1,0 +1,274 @@
+"""The whole DQN run as one program: ``make_train(config)`` returns a pure ``train(key, hparams)``.
+
+The run is a ``lax.scan`` over logging intervals; an interval is a scan over rounds; a round is
+``train_frequency`` env steps (a scan over steps of ``num_envs`` vmapped envs, each adding its
+transitions to the replay) followed by ``gradient_steps`` TD updates, then a target update.
+Every gate is either a static scan length or a ``lax.cond`` on a round index that comes from the
+scan's ``xs`` and so stays unbatched under ``jax.vmap`` (a batched predicate would turn ``cond``
+into a ``select`` that runs both branches).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import optax
+from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree
+
+from dqn_jax import replay
+from dqn_jax.config import DQNConfig, HParams
+from dqn_jax.envs import EnvSpec, make_env, spec_from_env
+from dqn_jax.evaluation import run_episodes
+from dqn_jax.exploration import epsilon_greedy, linear_schedule
+from dqn_jax.networks import QNetwork
+from dqn_jax.replay import ReplayState, Transition
+from dqn_jax.target_network import crossings, update_target
+from dqn_jax.update import QParams, UpdateInfo, make_optimizer, td_update
+
+
+class LogAccumulator(NamedTuple):
+    """Sums since the last logging point; reset after each."""
+
+    return_sum: Float[Array, ""]  # returns of the episodes finished
+    episodes: Int[Array, ""]  # episodes finished
+    loss_sum: Float[Array, ""]
+    q_sum: Float[Array, ""]
+    grad_norm_sum: Float[Array, ""]
+    updates: Int[Array, ""]  # gradient steps taken
+
+    @classmethod
+    def zeros(cls) -> LogAccumulator:
+        f, i = jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32)
+        return cls(f, i, f, f, f, i)
+
+
+class TrainState(NamedTuple):
+    """Everything a run carries from one step to the next (a pytree of arrays)."""
+
+    params: QParams  # online and target parameters
+    opt_state: optax.OptState
+    replay: ReplayState
+    env_state: PyTree  # gymnax states of the num_envs environments
+    obs: Float[Array, "num_envs obs_dim"]  # current (preprocessed) observations
+    episode_return: Float[Array, " num_envs"]  # return so far of each env's running episode
+    key: PRNGKeyArray
+    env_steps: Int[Array, ""]  # transitions collected, summed over envs
+    updates: Int[Array, ""]  # gradient steps taken
+    log: LogAccumulator
+
+
+class Metrics(NamedTuple):
+    """Statistics at each logging point (leaves stacked to shape ``(num_logs,)``)."""
+
+    env_steps: Int[Array, "*logs"]
+    episodes: Int[Array, "*logs"]  # episodes finished since the previous logging point
+    episode_return: Float[Array, "*logs"]  # their mean return (NaN if none finished)
+    loss: Float[Array, "*logs"]  # mean TD loss since the previous point (NaN before learning)
+    q_mean: Float[Array, "*logs"]  # mean Q(s, a) of the sampled batches
+    epsilon: Float[Array, "*logs"]  # exploration epsilon at this point
+    grad_norm: Float[Array, "*logs"]  # mean gradient norm, before clipping
+    eval_return: Float[Array, "*logs"]  # greedy mean return over eval_episodes (NaN if 0)
+
+
+class TrainResult(NamedTuple):
+    """What ``train`` returns."""
+
+    q_network: QNetwork  # the final online network, callable on one observation
+    metrics: Metrics
+    state: TrainState
+
+
+def _mean(total: Array, count: Array) -> Array:
+    return jnp.where(count > 0, total / jnp.maximum(count, 1), jnp.nan)
+
+
+def make_train(
+    config: DQNConfig, env: Any = None, env_params: Any = None
+) -> Callable[..., TrainResult]:
+    """Builds the train function of ``config``.
+
+    Args:
+        config: the static configuration.
+        env, env_params: a gymnax environment instance (and its params) to train on instead of
+            ``config.env_name``.
+
+    Returns:
+        ``train(key, hparams=None) -> TrainResult``, a pure function to ``jax.jit`` and
+        ``jax.vmap`` (over keys and over hparams). ``hparams=None`` means
+        ``HParams.from_config(config)``. Its building blocks are attributes:
+        ``train.init(key, hparams) -> TrainState`` and
+        ``train.step(state, hparams, interval) -> (TrainState, Metrics)``, which runs logging
+        interval number ``interval`` (an unbatched int); ``train`` is ``init`` followed by a scan
+        of ``step`` over ``range(config.num_logs)``.
+    """
+    if not isinstance(config, DQNConfig):
+        raise ValueError(f"config must be a DQNConfig, got {type(config).__name__}")
+    spec: EnvSpec = (
+        make_env(config.env_name, config.env_kwargs)
+        if env is None
+        else spec_from_env(env, env_params)
+    )
+    num_envs = config.num_envs
+    steps_per_round = config.train_frequency // num_envs
+    rounds_per_log = config.log_interval // config.train_frequency
+
+    def new_network(key: PRNGKeyArray) -> QNetwork:
+        return QNetwork(
+            spec.obs_dim, spec.num_actions, config.hidden_sizes, config.activation, key=key
+        )
+
+    is_leaf = lambda x: eqx.is_array(x) or isinstance(x, jax.ShapeDtypeStruct)  # noqa: E731
+    _, q_static = eqx.partition(
+        eqx.filter_eval_shape(new_network, jax.random.key(0)), is_leaf
+    )
+
+    def epsilon(hparams: HParams, env_steps: Array) -> Array:
+        return linear_schedule(
+            hparams.epsilon_start, hparams.epsilon_end, hparams.epsilon_decay_steps, env_steps
+        )
+
+    def init(key: PRNGKeyArray, hparams: HParams) -> TrainState:
+        net_key, env_key, key = jax.random.split(key, 3)
+        online, _ = eqx.partition(new_network(net_key), eqx.is_array)
+        raw_obs, env_state = jax.vmap(spec.env.reset, in_axes=(0, None))(
+            jax.random.split(env_key, num_envs), spec.env_params
+        )
+        obs = jax.vmap(spec.preprocess)(raw_obs)
+        example = Transition(
+            obs=obs[0],
+            action=jnp.zeros((), jnp.int32),
+            reward=jnp.zeros((), jnp.float32),
+            terminated=jnp.zeros((), jnp.float32),
+            next_obs=obs[0],
+        )
+        return TrainState(
+            params=QParams(online=online, target=online),
+            opt_state=make_optimizer(config, hparams).init(online),
+            replay=replay.init(example, config.buffer_size),
+            env_state=env_state,
+            obs=obs,
+            episode_return=jnp.zeros(num_envs, jnp.float32),
+            key=key,
+            env_steps=jnp.zeros((), jnp.int32),
+            updates=jnp.zeros((), jnp.int32),
+            log=LogAccumulator.zeros(),
+        )
+
+    def env_step(state: TrainState, hparams: HParams) -> TrainState:
+        """One step of all envs with the epsilon-greedy policy; stores the transitions."""
+        key, act_key, step_key = jax.random.split(state.key, 3)
+        online = eqx.combine(state.params.online, q_static)
+        q = jax.vmap(online)(state.obs)
+        action = jax.vmap(epsilon_greedy, in_axes=(0, 0, None))(
+            jax.random.split(act_key, num_envs), q, epsilon(hparams, state.env_steps)
+        )
+        raw_obs, env_state, reward, terminated, truncated, info = jax.vmap(
+            spec.env.step, in_axes=(0, 0, 0, None)
+        )(jax.random.split(step_key, num_envs), state.env_state, action, spec.env_params)
+        reward = reward.astype(jnp.float32)
+        # After an episode ends the env has reset: obs is the new episode's first observation,
+        # and the true last one is info["final_observation"]. Truncation keeps bootstrapping.
+        transition = Transition(
+            obs=state.obs,
+            action=action,
+            reward=reward,
+            terminated=terminated.astype(jnp.float32),
+            next_obs=jax.vmap(spec.preprocess)(info["final_observation"]),
+        )
+        done = terminated | truncated
+        episode_return = state.episode_return + reward
+        log = state.log._replace(
+            return_sum=state.log.return_sum + jnp.sum(jnp.where(done, episode_return, 0.0)),
+            episodes=state.log.episodes + jnp.sum(done, dtype=jnp.int32),
+        )
+        return state._replace(
+            replay=replay.add(state.replay, transition),
+            env_state=env_state,
+            obs=jax.vmap(spec.preprocess)(raw_obs),
+            episode_return=jnp.where(done, 0.0, episode_return),
+            key=key,
+            env_steps=state.env_steps + num_envs,
+            log=log,
+        )
+
+    def gradient_step(state: TrainState, hparams: HParams) -> TrainState:
+        key, sample_key = jax.random.split(state.key)
+        batch = replay.sample(state.replay, sample_key, config.batch_size)
+        params, opt_state, info = td_update(
+            state.params, state.opt_state, batch, hparams, q_static=q_static, config=config
+        )
+        info: UpdateInfo
+        log = state.log._replace(
+            loss_sum=state.log.loss_sum + info.loss,
+            q_sum=state.log.q_sum + info.q_mean,
+            grad_norm_sum=state.log.grad_norm_sum + info.grad_norm,
+            updates=state.log.updates + 1,
+        )
+        return state._replace(
+            params=params, opt_state=opt_state, key=key, updates=state.updates + 1, log=log
+        )
+
+    def round_(state: TrainState, hparams: HParams, round_index: Int[Array, ""]) -> TrainState:
+        state = jax.lax.fori_loop(
+            0, steps_per_round, lambda _, s: env_step(s, hparams), state
+        )
+
+        def learn(state: TrainState) -> TrainState:
+            return jax.lax.fori_loop(
+                0, config.gradient_steps, lambda _, s: gradient_step(s, hparams), state
+            )
+
+        # round_index comes from a scan's xs: unbatched under vmap, so this is a real branch.
+        state = jax.lax.cond(round_index >= config.first_learning_round, learn, lambda s: s, state)
+        k = crossings(
+            state.env_steps - config.train_frequency, state.env_steps, hparams.target_update_period
+        )
+        target = update_target(state.params.online, state.params.target, hparams.tau, k)
+        return state._replace(params=state.params._replace(target=target))
+
+    def step(
+        state: TrainState, hparams: HParams, interval: Int[Array, ""] | int
+    ) -> tuple[TrainState, Metrics]:
+        rounds = interval * rounds_per_log + jnp.arange(rounds_per_log)
+        state, _ = jax.lax.scan(lambda s, r: (round_(s, hparams, r), None), state, rounds)
+        if config.eval_episodes > 0:
+            key, eval_key = jax.random.split(state.key)
+            online = eqx.combine(state.params.online, q_static)
+            eval_return = jnp.mean(
+                run_episodes(online, spec, eval_key, config.eval_episodes)
+            )
+            state = state._replace(key=key)
+        else:
+            eval_return = jnp.float32(jnp.nan)
+        log = state.log
+        metrics = Metrics(
+            env_steps=state.env_steps,
+            episodes=log.episodes,
+            episode_return=_mean(log.return_sum, log.episodes),
+            loss=_mean(log.loss_sum, log.updates),
+            q_mean=_mean(log.q_sum, log.updates),
+            epsilon=epsilon(hparams, state.env_steps),
+            grad_norm=_mean(log.grad_norm_sum, log.updates),
+            eval_return=eval_return,
+        )
+        return state._replace(log=LogAccumulator.zeros()), metrics
+
+    def train(key: PRNGKeyArray, hparams: HParams | None = None) -> TrainResult:
+        if hparams is None:
+            hparams = HParams.from_config(config)
+        state = init(key, hparams)
+        state, metrics = jax.lax.scan(
+            lambda s, i: step(s, hparams, i), state, jnp.arange(config.num_logs)
+        )
+        q_network = eqx.combine(state.params.online, q_static)
+        return TrainResult(q_network=q_network, metrics=metrics, state=state)
+
+    train.init = init
+    train.step = step
+    train.config = config
+    train.env_spec = spec
+    return train

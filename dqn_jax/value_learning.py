@@ -1,0 +1,66 @@
+"""Per-transition TD targets and losses (batch them with ``jax.vmap``).
+
+Names carry time: ``_tm1`` is the step the action was taken in, ``_t`` the step after it.
+"""
+
+from __future__ import annotations
+
+import chex
+import jax.numpy as jnp
+import optax
+from jaxtyping import Array, Float
+
+
+def q_learning_target(
+    r_t: Float[Array, ""], discount_t: Float[Array, ""], q_t: Float[Array, " num_actions"]
+) -> Float[Array, ""]:
+    """The Q-learning target ``y = r_t + discount_t * max_a q_t[a]`` (Mnih et al., 2015).
+
+    Args:
+        r_t: reward for the transition.
+        discount_t: ``gamma * (1 - terminated)``; a time-limit truncation keeps ``gamma``.
+        q_t: target-network Q-values at the next observation, shape ``(num_actions,)``.
+
+    Returns:
+        The scalar target (treat it as a constant: no gradient should flow through it).
+    """
+    chex.assert_rank([r_t, discount_t, q_t], [0, 0, 1])
+    return r_t + discount_t * jnp.max(q_t)
+
+
+def double_q_learning_target(
+    r_t: Float[Array, ""],
+    discount_t: Float[Array, ""],
+    q_t_value: Float[Array, " num_actions"],
+    q_t_selector: Float[Array, " num_actions"],
+) -> Float[Array, ""]:
+    """The Double Q-learning target ``y = r_t + discount_t * q_t_value[argmax_a q_t_selector[a]]``
+    (van Hasselt et al., 2016).
+
+    Args:
+        r_t: reward for the transition.
+        discount_t: ``gamma * (1 - terminated)``.
+        q_t_value: target-network Q-values at the next observation, which value the action.
+        q_t_selector: online-network Q-values at the next observation, which select it.
+
+    Returns:
+        The scalar target.
+    """
+    chex.assert_rank([r_t, discount_t, q_t_value, q_t_selector], [0, 0, 1, 1])
+    chex.assert_equal_shape([q_t_value, q_t_selector])
+    return r_t + discount_t * q_t_value[jnp.argmax(q_t_selector)]
+
+
+def td_loss(
+    td_error: Float[Array, "*batch"], kind: str, huber_delta: Float[Array, ""] | float = 1.0
+) -> Float[Array, "*batch"]:
+    """Elementwise loss of a TD error ``delta = y - q``.
+
+    ``"mse"``: ``0.5 * delta**2``. ``"huber"``: ``0.5 * delta**2`` for ``|delta| <= huber_delta``,
+    else ``huber_delta * (|delta| - 0.5 * huber_delta)``. (Both as in ``optax`` and ``rlax``.)
+    """
+    if kind == "mse":
+        return optax.l2_loss(td_error)
+    if kind == "huber":
+        return optax.huber_loss(td_error, delta=huber_delta)
+    raise ValueError(f"loss={kind!r} must be one of ('mse', 'huber')")
