@@ -22,6 +22,7 @@ from dqn_jax.envs import make_env
 from dqn_jax.networks import ACTIVATIONS
 
 LOSSES = ("mse", "huber")
+INT32_MAX = 2**31 - 1  # env-step counters are int32
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,7 +51,7 @@ HPARAM_RANGES: dict[str, _Range] = {
     "learning_rate": _POSITIVE,
     "gamma": _UNIT,
     "tau": _Range(0.0, 1.0, low_open=True),
-    "target_update_period": _Range(1, math.inf, high_open=True),
+    "target_update_period": _Range(1, INT32_MAX),
     "epsilon_start": _UNIT,
     "epsilon_end": _UNIT,
     "epsilon_decay_steps": _Range(0, math.inf, high_open=True),
@@ -63,7 +64,9 @@ def _check_range(name: str, value: Any) -> None:
     values = np.asarray(value, dtype=np.float64)
     bad = ~HPARAM_RANGES[name].contains(values)
     if bad.any():
-        shown = values[bad].reshape(-1)[0] if values.ndim else values
+        shown = values[bad].reshape(-1)[0].item()
+        if float(shown).is_integer():
+            shown = int(shown)
         raise ValueError(f"{name}={shown!r} is outside the allowed range {HPARAM_RANGES[name]}")
 
 
@@ -192,6 +195,11 @@ class DQNConfig:
         _check_int("epsilon_decay_steps", self.epsilon_decay_steps, 0)
         _check_int("eval_episodes", self.eval_episodes, 0)
 
+        if self.total_timesteps > INT32_MAX - self.train_frequency:
+            raise ValueError(
+                f"total_timesteps={self.total_timesteps} is outside the allowed range "
+                f"[1, {INT32_MAX - self.train_frequency}] (env steps are counted in int32)"
+            )
         if self.batch_size > self.buffer_size:
             raise ValueError(
                 f"batch_size={self.batch_size} must not exceed buffer_size={self.buffer_size}"
@@ -228,13 +236,9 @@ class DQNConfig:
         if not isinstance(self.hidden_sizes, tuple) or not all(
             isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in self.hidden_sizes
         ):
-            raise ValueError(
-                f"hidden_sizes={self.hidden_sizes!r} must be a tuple of integers >= 1"
-            )
+            raise ValueError(f"hidden_sizes={self.hidden_sizes!r} must be a tuple of integers >= 1")
         if self.activation not in ACTIVATIONS:
-            raise ValueError(
-                f"activation={self.activation!r} must be one of {tuple(ACTIVATIONS)}"
-            )
+            raise ValueError(f"activation={self.activation!r} must be one of {tuple(ACTIVATIONS)}")
         make_env(self.env_name, self.env_kwargs)  # raises ValueError naming env_name
 
     # --- derived sizes (static) ---

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from dqn_jax.envs import EnvSpec, make_env, spec_from_env
@@ -86,8 +87,11 @@ def evaluate(
     Returns:
         Per-episode returns, shape ``(num_episodes,)``.
     """
-    if isinstance(num_episodes, bool) or not isinstance(num_episodes, int) or num_episodes < 1:
+    if isinstance(num_episodes, bool) or not isinstance(num_episodes, (int, np.integer)):
         raise ValueError(f"num_episodes={num_episodes!r} must be an integer >= 1")
+    if num_episodes < 1:
+        raise ValueError(f"num_episodes={num_episodes} is outside the allowed range [1, inf)")
+    num_episodes = int(num_episodes)
     if not 0.0 <= epsilon <= 1.0:
         raise ValueError(f"epsilon={epsilon!r} is outside the allowed range [0, 1]")
     spec = (

@@ -122,9 +122,7 @@ def make_train(
         )
 
     is_leaf = lambda x: eqx.is_array(x) or isinstance(x, jax.ShapeDtypeStruct)  # noqa: E731
-    _, q_static = eqx.partition(
-        eqx.filter_eval_shape(new_network, jax.random.key(0)), is_leaf
-    )
+    _, q_static = eqx.partition(eqx.filter_eval_shape(new_network, jax.random.key(0)), is_leaf)
 
     def epsilon(hparams: HParams, env_steps: Array) -> Array:
         return linear_schedule(
@@ -213,9 +211,7 @@ def make_train(
         )
 
     def round_(state: TrainState, hparams: HParams, round_index: Int[Array, ""]) -> TrainState:
-        state = jax.lax.fori_loop(
-            0, steps_per_round, lambda _, s: env_step(s, hparams), state
-        )
+        state = jax.lax.fori_loop(0, steps_per_round, lambda _, s: env_step(s, hparams), state)
 
         def learn(state: TrainState) -> TrainState:
             return jax.lax.fori_loop(
@@ -238,9 +234,7 @@ def make_train(
         if config.eval_episodes > 0:
             key, eval_key = jax.random.split(state.key)
             online = eqx.combine(state.params.online, q_static)
-            eval_return = jnp.mean(
-                run_episodes(online, spec, eval_key, config.eval_episodes)
-            )
+            eval_return = jnp.mean(run_episodes(online, spec, eval_key, config.eval_episodes))
             state = state._replace(key=key)
         else:
             eval_return = jnp.float32(jnp.nan)

@@ -116,5 +116,5 @@ def td_update(
     optimizer = make_optimizer(config, hparams)
     updates, opt_state = optimizer.update(grads, opt_state, params.online)
     online = optax.apply_updates(params.online, updates)
-    info = UpdateInfo(loss, jnp.mean(q_a), optax.global_norm(grads), td_error)
+    info = UpdateInfo(loss, jnp.mean(q_a), optax.tree.norm(grads), td_error)
     return QParams(online, params.target), opt_state, info

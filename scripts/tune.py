@@ -1,0 +1,64 @@
+"""Evaluate a DQNConfig over many seeds: fraction of final networks solving CartPole-v1.
+
+python scripts/tune.py --seeds 30 --set total_timesteps=50000 learning_rate=1e-3
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import dqn_jax
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seeds", type=int, default=30)
+    parser.add_argument("--seed-offset", type=int, default=0)
+    parser.add_argument("--episodes", type=int, default=100)
+    parser.add_argument("--threshold", type=float, default=475.0)
+    parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE")
+    args = parser.parse_args()
+    overrides = {}
+    for item in args.set:
+        name, value = item.split("=", 1)
+        try:
+            overrides[name] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            overrides[name] = value
+    config = dqn_jax.DQNConfig(**overrides)
+    keys = jax.random.split(jax.random.key(args.seed_offset), args.seeds)
+    start = time.perf_counter()
+    results = jax.jit(jax.vmap(dqn_jax.make_train(config)))(keys)
+    jax.block_until_ready(results)
+    seconds = time.perf_counter() - start
+    eval_keys = jax.random.split(jax.random.key(10_000 + args.seed_offset), args.seeds)
+    returns = jax.vmap(lambda net, k: dqn_jax.evaluate(net, config, k, args.episodes))(
+        results.q_network, eval_keys
+    )
+    final = np.asarray(returns.mean(axis=1))
+    solved = final >= args.threshold
+    curve = np.asarray(jnp.nanmean(results.metrics.eval_return, axis=0))
+    print(
+        json.dumps(
+            {
+                "overrides": overrides,
+                "solved": f"{solved.sum()}/{args.seeds}",
+                "final_mean": round(float(final.mean()), 1),
+                "final_min": round(float(final.min()), 1),
+                "seconds": round(seconds, 1),
+                "curve": [round(float(c)) for c in curve],
+                "finals": [round(float(f)) for f in final],
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

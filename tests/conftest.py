@@ -1,0 +1,52 @@
+"""Shared tiny configurations: small enough that one compile plus one run takes seconds on CPU."""
+
+from __future__ import annotations
+
+import jax
+import pytest
+
+from dqn_jax import DQNConfig
+
+# One CartPole run: 500 rounds of 4 env steps (num_envs=4), 4 logging points. learning_starts is
+# past the first logging point so the first interval has no gradient step (loss NaN there).
+TINY_KWARGS = dict(
+    env_name="CartPole-v1",
+    total_timesteps=2000,
+    num_envs=4,
+    buffer_size=1000,
+    batch_size=32,
+    learning_starts=600,
+    train_frequency=4,
+    gradient_steps=1,
+    target_update_period=100,
+    log_interval=500,
+    eval_episodes=2,
+    hidden_sizes=(16, 16),
+    epsilon_start=1.0,
+    epsilon_end=0.05,
+    epsilon_decay_steps=1000,
+)
+
+# A smaller run for the other environments (compile dominates; the run itself is short).
+SMALL_KWARGS = dict(
+    total_timesteps=400,
+    num_envs=2,
+    buffer_size=400,
+    batch_size=32,
+    learning_starts=64,
+    train_frequency=2,
+    log_interval=200,
+    eval_episodes=1,
+    hidden_sizes=(16, 16),
+    epsilon_decay_steps=200,
+)
+
+
+@pytest.fixture(scope="session")
+def tiny_config() -> DQNConfig:
+    return DQNConfig(**TINY_KWARGS)
+
+
+def key(seed: int) -> jax.Array:
+    """A typed PRNG key."""
+    return jax.random.key(seed)

@@ -1,0 +1,285 @@
+"""DQNConfig validation (one test per rule) and the traced HParams."""
+
+from __future__ import annotations
+
+import re
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from dqn_jax import DQNConfig, HParams, make_env
+from dqn_jax.config import HPARAM_RANGES
+
+
+def raises_naming(name, value, *rest):
+    """``pytest.raises`` whose message must show ``name=`` then ``value`` (digits; a numpy wrapper
+    such as ``array(...)`` around it is tolerated here, see test_range_error_shows_plain_value)
+    followed by the ``rest`` fragments, in order. An integral float matches ``2``, ``2.`` or
+    ``2.0``."""
+    if isinstance(value, str):
+        shown = re.escape(value)
+    else:
+        # the whole number: no digit, dot or sign glued on either side
+        digits = f"{int(value)}" if isinstance(value, float) and value.is_integer() else f"{value}"
+        integral = r"(\.0*)?" if isinstance(value, float) and value.is_integer() else ""
+        shown = rf"(?<![0-9.+-]){re.escape(digits)}{integral}(?![0-9.])"
+    pattern = rf"{re.escape(name)}=\S*?{shown}" + "".join(f".*{re.escape(r)}" for r in rest)
+    return pytest.raises(ValueError, match=pattern)
+
+
+# --- defaults and normalisation ------------------------------------------------------------------
+
+
+def test_default_config_is_valid_and_hashable():
+    config = DQNConfig()
+    assert hash(config) == hash(DQNConfig())
+    assert config == DQNConfig()
+    assert {config: 1}[DQNConfig()] == 1
+    assert config.num_logs == config.total_timesteps // config.log_interval
+
+
+def test_configs_with_different_fields_are_not_equal():
+    assert DQNConfig() != DQNConfig(gamma=0.9)
+
+
+def test_dict_env_kwargs_normalised_to_sorted_tuple():
+    config = DQNConfig(env_name="Catch-bsuite", env_kwargs={"rows": 6, "columns": 4})
+    assert config.env_kwargs == (("columns", 4), ("rows", 6))
+    hash(config)
+    assert make_env(config.env_name, config.env_kwargs).obs_dim == 24
+
+
+def test_env_kwargs_rejected_by_env_raise_value_error():
+    with pytest.raises(ValueError, match=r"env_kwargs=.*rejected by CartPole-v1"):
+        DQNConfig(env_kwargs={"no_such_kwarg": 1})
+
+
+def test_list_hidden_sizes_normalised_to_tuple():
+    config = DQNConfig(hidden_sizes=[32, 16])
+    assert config.hidden_sizes == (32, 16)
+    assert isinstance(config.hidden_sizes, tuple)
+    hash(config)
+
+
+def test_replace_validates_again():
+    config = DQNConfig().replace(gamma=0.5)
+    assert config.gamma == 0.5
+    with raises_naming("batch_size", 0):
+        DQNConfig().replace(batch_size=0)
+
+
+def test_replace_unknown_field_raises():
+    with pytest.raises(ValueError, match=r"unknown DQNConfig field\(s\): \['gama'\]"):
+        DQNConfig().replace(gama=0.5)
+
+
+# --- one test per validation rule ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("total_timesteps", 0), ("num_envs", 0), ("buffer_size", -1), ("batch_size", 0)],
+)
+def test_non_positive_sizes_raise(name, value):
+    with raises_naming(name, value, "[1, inf)"):
+        DQNConfig(**{name: value})
+
+
+def test_float_for_int_field_raises():
+    with raises_naming("batch_size", "32.0", "must be an integer"):
+        DQNConfig(batch_size=32.0)
+
+
+def test_batch_size_above_buffer_size_raises():
+    with raises_naming("batch_size", 64, "buffer_size=32"):
+        DQNConfig(batch_size=64, buffer_size=32)
+
+
+def test_learning_starts_below_batch_size_raises():
+    with raises_naming("learning_starts", 10, "batch_size=64"):
+        DQNConfig(learning_starts=10, batch_size=64)
+
+
+def test_learning_starts_above_total_timesteps_raises():
+    with raises_naming("learning_starts", 6000, "total_timesteps=5000"):
+        DQNConfig(total_timesteps=5000, log_interval=5000, learning_starts=6000)
+
+
+def test_train_frequency_not_multiple_of_num_envs_raises():
+    with raises_naming("train_frequency", 4, "num_envs=3", "nearest valid: 3 or 6"):
+        DQNConfig(num_envs=3, train_frequency=4)
+
+
+def test_log_interval_not_multiple_of_train_frequency_raises():
+    with raises_naming("log_interval", 5001, "train_frequency=4"):
+        DQNConfig(log_interval=5001)
+
+
+def test_total_timesteps_not_multiple_of_log_interval_raises():
+    with raises_naming("total_timesteps", 50001, "log_interval=5000"):
+        DQNConfig(total_timesteps=50001)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "allowed"),
+    [
+        ("gamma", 1.5, "[0, 1]"),
+        ("gamma", -0.1, "[0, 1]"),
+        ("epsilon_start", 1.2, "[0, 1]"),
+        ("epsilon_end", -0.5, "[0, 1]"),
+        ("tau", 0.0, "(0, 1]"),
+        ("tau", 1.5, "(0, 1]"),
+        ("learning_rate", 0.0, "(0, inf)"),
+        ("huber_delta", -1.0, "(0, inf)"),
+        ("max_grad_norm", 0.0, "(0, inf]"),
+    ],
+)
+def test_out_of_range_float_raises(name, value, allowed):
+    with raises_naming(name, value, "outside the allowed range", allowed):
+        DQNConfig(**{name: value})
+
+
+def test_nan_hyperparameter_raises():
+    with pytest.raises(ValueError, match=r"gamma=.*nan"):
+        DQNConfig(gamma=float("nan"))
+
+
+def test_infinite_max_grad_norm_is_allowed():
+    assert DQNConfig(max_grad_norm=float("inf")).max_grad_norm == float("inf")
+
+
+# Known bug (reported, dqn_jax/config.py:66-67): _check_range formats the offending value with
+# repr() of a numpy object, so messages read "gamma=array(1.5)" or "gamma=np.float64(1.5)".
+@pytest.mark.parametrize(
+    ("make", "name", "value"),
+    [
+        (lambda: DQNConfig(gamma=1.5), "gamma", 1.5),
+        (lambda: DQNConfig(tau=0.0), "tau", 0.0),
+        (lambda: HParams.from_config(DQNConfig(), gamma=jnp.array([0.9, 1.5])), "gamma", 1.5),
+    ],
+    ids=["config-scalar", "config-zero", "hparams-sweep"],
+)
+def test_range_error_shows_plain_value(make, name, value):
+    """The message should read ``gamma=1.5``, not ``gamma=array(1.5)`` (numpy repr leak)."""
+    with pytest.raises(ValueError) as info:
+        make()
+    match = re.match(rf"^{name}=(\S+) is outside the allowed range", str(info.value))
+    assert match is not None, str(info.value)
+    shown = match.group(1)
+    assert re.fullmatch(r"-?[0-9.]+(e[-+]?[0-9]+)?", shown), f"value shown as {shown!r}"
+    assert float(shown) == value
+
+
+def test_unknown_loss_raises():
+    with raises_naming("loss", "'l1'", "('mse', 'huber')"):
+        DQNConfig(loss="l1")
+
+
+def test_unknown_activation_raises():
+    with raises_naming("activation", "'sigmoid'", "relu"):
+        DQNConfig(activation="sigmoid")
+
+
+@pytest.mark.parametrize("hidden_sizes", [(0,), (16, -1), (16, 8.0), (True,)])
+def test_bad_hidden_sizes_raise(hidden_sizes):
+    with raises_naming("hidden_sizes", repr(hidden_sizes), "integers >= 1"):
+        DQNConfig(hidden_sizes=hidden_sizes)
+
+
+@pytest.mark.parametrize("name", ["double", "lr_decay"])
+def test_non_bool_switch_raises(name):
+    with raises_naming(name, "1", "True or False"):
+        DQNConfig(**{name: 1})
+
+
+def test_unknown_env_raises_listing_supported():
+    with raises_naming("env_name", "'NoSuchEnv-v0'", "unknown", "CartPole-v1"):
+        DQNConfig(env_name="NoSuchEnv-v0")
+
+
+def test_continuous_action_env_raises_mentioning_discrete():
+    with raises_naming("env_name", "'Pendulum-v1'", "discrete", "CartPole-v1"):
+        DQNConfig(env_name="Pendulum-v1")
+
+
+def test_download_env_raises_mentioning_download():
+    with raises_naming("env_name", "'MNISTBandit-bsuite'", "download"):
+        DQNConfig(env_name="MNISTBandit-bsuite")
+
+
+# --- HParams --------------------------------------------------------------------------------------
+
+
+def test_hparams_from_config_defaults_equal_config_values():
+    config = DQNConfig(gamma=0.9, tau=0.3, learning_rate=3e-4, target_update_period=250)
+    hp = HParams.from_config(config)
+    for name in HPARAM_RANGES:
+        leaf = getattr(hp, name)
+        assert leaf.shape == ()
+        expected_dtype = jnp.int32 if name == "target_update_period" else jnp.float32
+        assert leaf.dtype == expected_dtype, name
+        np.testing.assert_allclose(leaf, getattr(config, name), rtol=1e-6, err_msg=name)
+
+
+def test_hparams_overrides_apply_and_leave_the_rest():
+    config = DQNConfig()
+    hp = HParams.from_config(config, gamma=0.5, epsilon_end=0.2)
+    np.testing.assert_allclose(hp.gamma, 0.5)
+    np.testing.assert_allclose(hp.epsilon_end, 0.2)
+    np.testing.assert_allclose(hp.learning_rate, config.learning_rate, rtol=1e-6)
+    np.testing.assert_allclose(hp.tau, config.tau)
+
+
+def test_hparams_unknown_override_lists_allowed_names():
+    with pytest.raises(ValueError, match=r"unknown hyper-parameter\(s\) \['gama'\].*learning_rate"):
+        HParams.from_config(DQNConfig(), gama=0.5)
+
+
+@pytest.mark.parametrize(("name", "value"), [("gamma", 2.0), ("learning_rate", -1)])
+def test_hparams_out_of_range_raises(name, value):
+    with raises_naming(name, float(value), "outside the allowed range"):
+        HParams.from_config(DQNConfig(), **{name: value})
+
+
+def test_hparams_sweep_with_one_bad_element_raises():
+    with raises_naming("gamma", "1.5", "outside the allowed range"):
+        HParams.from_config(DQNConfig(), gamma=jnp.array([0.9, 0.99, 1.5]))
+
+
+def test_hparams_valid_sweep_has_leading_axis():
+    hp = HParams.from_config(DQNConfig(), learning_rate=jnp.array([1e-3, 3e-3]))
+    assert hp.learning_rate.shape == (2,)
+
+
+def test_hparams_non_integer_target_update_period_raises():
+    with raises_naming("target_update_period", "1.5", "must be an integer"):
+        HParams.from_config(DQNConfig(), target_update_period=1.5)
+
+
+def test_hparams_missing_field_raises():
+    values = {name: 1.0 for name in HPARAM_RANGES if name != "gamma"}
+    with pytest.raises(ValueError, match=r"missing hyper-parameter\(s\) \['gamma'\]"):
+        HParams(**values)
+
+
+def test_hparams_built_from_traced_values_inside_jit_and_vmap():
+    config = DQNConfig()
+    hp = jax.jit(lambda g: HParams.from_config(config, gamma=g))(jnp.float32(0.5))
+    np.testing.assert_allclose(hp.gamma, 0.5)
+    hp = jax.vmap(lambda g: HParams.from_config(config, gamma=g))(jnp.array([0.5, 0.6]))
+    np.testing.assert_allclose(hp.gamma, [0.5, 0.6], rtol=1e-6)
+    assert hp.target_update_period.dtype == jnp.int32
+
+
+# Known bug (reported): target_update_period is validated as [1, inf) but stored as int32 in
+# HParams, so a config that passes validation fails later with OverflowError.
+def test_target_update_period_beyond_int32_is_rejected_or_usable():
+    """Either DQNConfig rejects it with a ValueError naming the field, or HParams accepts it."""
+    try:
+        config = DQNConfig(target_update_period=2**31)
+    except ValueError as error:
+        assert "target_update_period" in str(error)
+        return
+    HParams.from_config(config)  # must not raise OverflowError

@@ -1,0 +1,89 @@
+"""The linear epsilon schedule and the epsilon-greedy policy."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from dqn_jax import epsilon_greedy, linear_schedule
+
+
+@pytest.mark.parametrize(
+    ("t", "expected"),
+    [(0, 1.0), (250, 0.7625), (500, 0.525), (1000, 0.05), (1001, 0.05), (10**6, 0.05)],
+)
+def test_linear_schedule_values(t, expected):
+    np.testing.assert_allclose(linear_schedule(1.0, 0.05, 1000, t), expected, rtol=1e-6)
+
+
+def test_linear_schedule_increasing_direction():
+    np.testing.assert_allclose(linear_schedule(0.0, 2.0, 10, 5), 1.0, rtol=1e-6)
+
+
+def test_linear_schedule_zero_duration_is_end_from_the_start():
+    np.testing.assert_allclose(linear_schedule(1.0, 0.1, 0, 0), 0.1, rtol=1e-6)
+    np.testing.assert_allclose(linear_schedule(1.0, 0.1, 0, 7), 0.1, rtol=1e-6)
+
+
+def test_linear_schedule_traced_under_jit_and_vmap():
+    f = jax.jit(jax.vmap(linear_schedule))
+    start = jnp.array([1.0, 1.0, 0.5, 0.2])
+    end = jnp.array([0.0, 0.1, 0.5, 0.4])
+    duration = jnp.array([100.0, 0.0, 10.0, 40.0])
+    t = jnp.array([25, 3, 5, 10])
+    np.testing.assert_allclose(f(start, end, duration, t), [0.75, 0.1, 0.5, 0.25], rtol=1e-6)
+
+
+Q = jnp.array([0.1, -1.0, 2.0, 0.5])  # greedy action 2, A = 4
+N_DRAWS = 20_000
+
+
+_batched_epsilon_greedy = jax.jit(jax.vmap(epsilon_greedy, in_axes=(0, None, None)))
+
+
+def _draw(epsilon, q=Q, n=N_DRAWS, seed=0):
+    keys = jax.random.split(jax.random.key(seed), n)
+    return np.asarray(_batched_epsilon_greedy(keys, q, jnp.float32(epsilon)))
+
+
+def test_epsilon_zero_is_always_argmax():
+    actions = _draw(0.0, n=2000)
+    assert actions.dtype == np.int32
+    np.testing.assert_array_equal(actions, 2)
+
+
+def test_epsilon_zero_follows_the_argmax_of_other_values():
+    np.testing.assert_array_equal(_draw(0.0, q=jnp.array([3.0, 1.0, 0.0]), n=200), 0)
+
+
+def test_epsilon_one_is_uniform():
+    actions = _draw(1.0)
+    freq = np.bincount(actions, minlength=4) / N_DRAWS
+    # each frequency has sd sqrt(0.25 * 0.75 / 20000) ~ 0.003; tolerance 0.02 is ~6.5 sd
+    np.testing.assert_allclose(freq, 0.25, atol=0.02)
+    # chi-square with 3 dof: 0.999 quantile is 16.3
+    expected = N_DRAWS / 4
+    chi2 = np.sum((np.bincount(actions, minlength=4) - expected) ** 2 / expected)
+    assert chi2 < 16.3, chi2
+
+
+def test_epsilon_point_three_mixes_greedy_and_uniform():
+    actions = _draw(0.3, seed=1)
+    freq = np.bincount(actions, minlength=4) / N_DRAWS
+    # greedy: 0.7 + 0.3/4 = 0.775; each other action 0.3/4 = 0.075; sd <= 0.003, tolerance 0.02
+    np.testing.assert_allclose(freq, [0.075, 0.075, 0.775, 0.075], atol=0.02)
+
+
+def test_epsilon_greedy_traced_epsilon_under_vmap():
+    keys = jax.random.split(jax.random.key(2), 4000)
+    eps = jnp.where(jnp.arange(4000) < 2000, 0.0, 1.0)
+    actions = np.asarray(jax.jit(jax.vmap(epsilon_greedy, in_axes=(0, None, 0)))(keys, Q, eps))
+    np.testing.assert_array_equal(actions[:2000], 2)
+    assert np.mean(actions[2000:] == 2) < 0.4  # ~0.25 when uniform
+
+
+def test_epsilon_greedy_rejects_batched_q_values():
+    with pytest.raises(AssertionError):
+        epsilon_greedy(jax.random.key(0), jnp.ones((2, 3)), 0.1)
