@@ -33,7 +33,8 @@ def main(argv: list[str] | None = None) -> None:
     metrics = jax.tree.map(np.asarray, result.metrics)
     for i in range(len(metrics.env_steps)):
         print(
-            f"  env steps {metrics.env_steps[i]:>8,}  episode return {metrics.episode_return[i]:7.1f}"
+            f"  env steps {metrics.env_steps[i]:>8,}"
+            f"  episode return {metrics.episode_return[i]:7.1f}"
             f"  greedy eval {metrics.eval_return[i]:7.1f}  loss {metrics.loss[i]:8.4f}"
         )
     returns = np.asarray(

@@ -1,4 +1,4 @@
-"""A uniform ring-buffer replay memory held as a pytree state, with pure ``init``/``add``/``sample``.
+"""Uniform ring-buffer replay held as a pytree state, with pure ``init``/``add``/``sample``.
 
 The buffer is a :class:`Transition` whose arrays have a leading ``capacity`` axis, plus a write
 position and a fill count. ``add`` writes a batch of transitions at the position (wrapping round

@@ -15,9 +15,9 @@ import statistics
 import time
 
 import jax
+from _report import command, machine, write_section
 
 import dqn_jax
-from _report import command, machine, write_section
 
 
 def measure(config: dqn_jax.DQNConfig, agents: int, repeats: int) -> dict[str, float]:
