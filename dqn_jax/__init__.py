@@ -9,12 +9,27 @@ from dqn_jax.networks import QNetwork
 from dqn_jax.replay import ReplayState, Transition
 from dqn_jax.target_network import crossings, update_target
 from dqn_jax.train import LogAccumulator, Metrics, TrainResult, TrainState, make_train
-from dqn_jax.update import QParams, UpdateInfo, make_optimizer, td_update
-from dqn_jax.value_learning import double_q_learning_target, q_learning_target, td_loss
+from dqn_jax.update import (
+    Batch,
+    QParams,
+    UpdateInfo,
+    batch_from_sequence,
+    make_optimizer,
+    td_update,
+)
+from dqn_jax.value_learning import (
+    double_q_learning_target,
+    n_step_return,
+    q_learning_target,
+    td_loss,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Batch",
+    "batch_from_sequence",
+    "n_step_return",
     "DQNConfig",
     "EnvSpec",
     "HParams",

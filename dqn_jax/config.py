@@ -142,6 +142,9 @@ class DQNConfig:
     """Where the Huber loss turns from quadratic to linear (traced)."""
     double: bool = True
     """Double DQN: the online net picks the next action, the target net values it."""
+    n_step: int = 1
+    """Steps summed before bootstrapping (1 is one-step Q-learning); the sum stops at an
+    episode's end, and a truncation still bootstraps."""
 
     # --- exploration ---
     epsilon_start: float = 1.0
@@ -156,6 +159,8 @@ class DQNConfig:
     """Widths of the MLP's hidden layers; a list is accepted and stored as a tuple."""
     activation: str = "relu"
     """Hidden activation, one of ``networks.ACTIVATIONS``."""
+    layer_norm: bool = False
+    """LayerNorm before each hidden activation."""
 
     # --- logging ---
     log_interval: int = 5_000
@@ -194,6 +199,7 @@ class DQNConfig:
         _check_int("target_update_period", self.target_update_period, 1)
         _check_int("epsilon_decay_steps", self.epsilon_decay_steps, 0)
         _check_int("eval_episodes", self.eval_episodes, 0)
+        _check_int("n_step", self.n_step, 1)
 
         if self.total_timesteps > INT32_MAX - self.train_frequency:
             raise ValueError(
@@ -208,10 +214,23 @@ class DQNConfig:
             raise ValueError(
                 f"num_envs={self.num_envs} must not exceed buffer_size={self.buffer_size}"
             )
-        if self.learning_starts < self.batch_size:
+        if self.n_step > 1 and self.buffer_size % self.num_envs:
+            raise ValueError(
+                f"buffer_size={self.buffer_size} must be a multiple of num_envs={self.num_envs} "
+                f"when n_step={self.n_step} > 1, so each env's steps stay in order in the buffer"
+            )
+        if (self.n_step - 1) * self.num_envs >= self.buffer_size:
+            raise ValueError(
+                f"n_step={self.n_step} is outside the allowed range [1, "
+                f"{(self.buffer_size - 1) // self.num_envs}]: the buffer must hold n_step steps "
+                f"of every env"
+            )
+        least = self.batch_size + (self.n_step - 1) * self.num_envs
+        if self.learning_starts < least:
             raise ValueError(
                 f"learning_starts={self.learning_starts} must be at least "
-                f"batch_size={self.batch_size}, so the first batch is drawn from real transitions"
+                f"batch_size={self.batch_size} + (n_step - 1) * num_envs = {least}, so the first "
+                f"batch is drawn from real transitions"
             )
         _check_multiple("train_frequency", self.train_frequency, "num_envs", self.num_envs)
         _check_multiple("log_interval", self.log_interval, "train_frequency", self.train_frequency)
@@ -230,7 +249,7 @@ class DQNConfig:
 
         if self.loss not in LOSSES:
             raise ValueError(f"loss={self.loss!r} must be one of {LOSSES}")
-        for name in ("double", "lr_decay"):
+        for name in ("double", "lr_decay", "layer_norm"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name}={getattr(self, name)!r} must be True or False")
         if not isinstance(self.hidden_sizes, tuple) or not all(

@@ -27,6 +27,7 @@ class QNetwork(eqx.Module):
     """
 
     layers: tuple[eqx.nn.Linear, ...]
+    norms: tuple[eqx.nn.LayerNorm, ...] | None
     activation: str = eqx.field(static=True)
 
     def __init__(
@@ -35,6 +36,7 @@ class QNetwork(eqx.Module):
         num_actions: int,
         hidden_sizes: Sequence[int] = (64, 64),
         activation: str = "relu",
+        layer_norm: bool = False,
         *,
         key: PRNGKeyArray,
     ) -> None:
@@ -43,6 +45,8 @@ class QNetwork(eqx.Module):
         num_actions: number of discrete actions.
         hidden_sizes: widths of the hidden layers.
         activation: name of the hidden activation, a key of ``ACTIVATIONS``.
+        layer_norm: normalise each hidden layer's pre-activations (LayerNorm), which keeps
+            bootstrapped targets from feeding on their own drift (Gallici et al., 2024).
         key: PRNG key for the initial weights.
         """
         if activation not in ACTIVATIONS:
@@ -53,6 +57,7 @@ class QNetwork(eqx.Module):
             eqx.nn.Linear(n_in, n_out, key=k)
             for n_in, n_out, k in zip(sizes[:-1], sizes[1:], keys, strict=True)
         )
+        self.norms = tuple(eqx.nn.LayerNorm(h) for h in hidden_sizes) if layer_norm else None
         self.activation = activation
 
     def __call__(self, obs: Float[Array, " obs_dim"]) -> Float[Array, " num_actions"]:
@@ -64,6 +69,9 @@ class QNetwork(eqx.Module):
         """
         act = ACTIVATIONS[self.activation]
         x = obs
-        for layer in self.layers[:-1]:
-            x = act(layer(x))
+        for i, layer in enumerate(self.layers[:-1]):
+            x = layer(x)
+            if self.norms is not None:
+                x = self.norms[i](x)
+            x = act(x)
         return self.layers[-1](x)

@@ -18,14 +18,16 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 class Transition(NamedTuple):
     """One step of experience (or a batch of them, with leading axes).
 
-    ``terminated`` is 1.0 only where the MDP ended; a time-limit truncation keeps 0.0 so the
-    target still bootstraps, and ``next_obs`` is then the real last observation (not the reset).
+    ``terminated`` is 1.0 only where the MDP ended; ``truncated`` is 1.0 where the episode was cut
+    by a time limit (and did not terminate). A truncation still bootstraps: ``next_obs`` is then
+    the real last observation, not the reset one. Either flag ends an n-step sum.
     """
 
     obs: Float[Array, "*batch obs_dim"]
     action: Int[Array, "*batch"]
     reward: Float[Array, "*batch"]
     terminated: Float[Array, "*batch"]
+    truncated: Float[Array, "*batch"]
     next_obs: Float[Array, "*batch obs_dim"]
 
 
@@ -75,6 +77,28 @@ def add(state: ReplayState, transitions: Transition) -> ReplayState:
         position=(state.position + n) % cap,
         size=jnp.minimum(state.size + n, cap),
     )
+
+
+def sample_sequences(
+    state: ReplayState, key: PRNGKeyArray, batch_size: int, length: int, stride: int = 1
+) -> Transition:
+    """Draws ``batch_size`` sequences ``(i, i + stride, ..., i + (length - 1) * stride)`` of slots
+    (modulo capacity), the start ``i`` uniform among the slots whose whole sequence is written.
+
+    With ``num_envs`` environments adding one transition each per step, slot ``i + num_envs``
+    holds the same environment's next step (when the capacity is a multiple of ``num_envs``), so
+    ``stride=num_envs`` gives each sequence as consecutive steps of one environment. Requires
+    ``state.size >= 1 + (length - 1) * stride``.
+
+    Returns:
+        A :class:`Transition` whose leaves have leading axes ``(batch_size, length)``.
+    """
+    cap = capacity(state)
+    oldest = (state.position - state.size) % cap
+    num_starts = state.size - (length - 1) * stride
+    start = oldest + jax.random.randint(key, (batch_size,), 0, num_starts)
+    index = (start[:, None] + stride * jnp.arange(length)) % cap
+    return jax.tree.map(lambda s: s[index], state.storage)
 
 
 def sample(state: ReplayState, key: PRNGKeyArray, batch_size: int) -> Transition:

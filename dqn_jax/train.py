@@ -27,7 +27,7 @@ from dqn_jax.exploration import epsilon_greedy, linear_schedule
 from dqn_jax.networks import QNetwork
 from dqn_jax.replay import ReplayState, Transition
 from dqn_jax.target_network import crossings, update_target
-from dqn_jax.update import QParams, UpdateInfo, make_optimizer, td_update
+from dqn_jax.update import QParams, UpdateInfo, batch_from_sequence, make_optimizer, td_update
 
 
 class LogAccumulator(NamedTuple):
@@ -118,7 +118,12 @@ def make_train(
 
     def new_network(key: PRNGKeyArray) -> QNetwork:
         return QNetwork(
-            spec.obs_dim, spec.num_actions, config.hidden_sizes, config.activation, key=key
+            spec.obs_dim,
+            spec.num_actions,
+            config.hidden_sizes,
+            config.activation,
+            config.layer_norm,
+            key=key,
         )
 
     is_leaf = lambda x: eqx.is_array(x) or isinstance(x, jax.ShapeDtypeStruct)  # noqa: E731
@@ -141,6 +146,7 @@ def make_train(
             action=jnp.zeros((), jnp.int32),
             reward=jnp.zeros((), jnp.float32),
             terminated=jnp.zeros((), jnp.float32),
+            truncated=jnp.zeros((), jnp.float32),
             next_obs=obs[0],
         )
         return TrainState(
@@ -175,6 +181,7 @@ def make_train(
             action=action,
             reward=reward,
             terminated=terminated.astype(jnp.float32),
+            truncated=(truncated & ~terminated).astype(jnp.float32),
             next_obs=jax.vmap(spec.preprocess)(info["final_observation"]),
         )
         done = terminated | truncated
@@ -195,7 +202,11 @@ def make_train(
 
     def gradient_step(state: TrainState, hparams: HParams) -> TrainState:
         key, sample_key = jax.random.split(state.key)
-        batch = replay.sample(state.replay, sample_key, config.batch_size)
+        # Consecutive steps of one env sit num_envs slots apart in the buffer.
+        sequences = replay.sample_sequences(
+            state.replay, sample_key, config.batch_size, config.n_step, stride=num_envs
+        )
+        batch = jax.vmap(batch_from_sequence, in_axes=(0, None))(sequences, hparams.gamma)
         params, opt_state, info = td_update(
             state.params, state.opt_state, batch, hparams, q_static=q_static, config=config
         )

@@ -8,10 +8,15 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import optax
-from jaxtyping import Array, Float, PyTree
+from jaxtyping import Array, Float, Int, PyTree
 
 from dqn_jax.replay import Transition
-from dqn_jax.value_learning import double_q_learning_target, q_learning_target, td_loss
+from dqn_jax.value_learning import (
+    double_q_learning_target,
+    n_step_return,
+    q_learning_target,
+    td_loss,
+)
 
 if TYPE_CHECKING:
     from dqn_jax.config import DQNConfig, HParams
@@ -23,6 +28,32 @@ class QParams(NamedTuple):
 
     online: PyTree
     target: PyTree
+
+
+class Batch(NamedTuple):
+    """What a TD update learns from (leading axis ``batch``): for one-step DQN a transition with
+    ``discount = gamma * (1 - terminated)``; for n-step the summed return and ``gamma^m``."""
+
+    obs: Float[Array, "*batch obs_dim"]
+    action: Int[Array, "*batch"]
+    reward: Float[Array, "*batch"]  # r_t, or the n-step return
+    discount: Float[Array, "*batch"]  # bootstrap discount: 0 after a termination
+    next_obs: Float[Array, "*batch obs_dim"]  # observation to bootstrap from
+
+
+def batch_from_sequence(sequence: Transition, gamma: Float[Array, ""] | float) -> Batch:
+    """The (n-step) learning sample of one sequence of ``n`` consecutive steps of one env
+    (leaves with leading axis ``n``; see ``replay.sample_sequences`` and ``n_step_return``)."""
+    ret, discount, last = n_step_return(
+        sequence.reward, sequence.terminated, sequence.truncated, gamma
+    )
+    return Batch(
+        obs=sequence.obs[0],
+        action=sequence.action[0],
+        reward=ret,
+        discount=discount,
+        next_obs=sequence.next_obs[last],
+    )
 
 
 class UpdateInfo(NamedTuple):
@@ -57,7 +88,7 @@ def _loss(
     online_params: PyTree,
     target_params: PyTree,
     q_static: PyTree,
-    batch: Transition,
+    batch: Batch,
     hparams: HParams,
     config: DQNConfig,
 ) -> tuple[Float[Array, ""], tuple[Float[Array, " batch"], Float[Array, " batch"]]]:
@@ -71,11 +102,10 @@ def _loss(
     else:
         q_tm1 = jax.vmap(online)(batch.obs)
     q_t = jax.lax.stop_gradient(jax.vmap(target)(batch.next_obs))
-    discount_t = hparams.gamma * (1.0 - batch.terminated)
     if config.double:
-        y = jax.vmap(double_q_learning_target)(batch.reward, discount_t, q_t, q_t_selector)
+        y = jax.vmap(double_q_learning_target)(batch.reward, batch.discount, q_t, q_t_selector)
     else:
-        y = jax.vmap(q_learning_target)(batch.reward, discount_t, q_t)
+        y = jax.vmap(q_learning_target)(batch.reward, batch.discount, q_t)
     q_a = jnp.take_along_axis(q_tm1, batch.action[:, None], axis=-1)[:, 0]
     td_error = jax.lax.stop_gradient(y) - q_a
     loss = jnp.mean(td_loss(td_error, config.loss, hparams.huber_delta))
@@ -86,7 +116,7 @@ def _loss(
 def td_update(
     params: QParams,
     opt_state: optax.OptState,
-    batch: Transition,
+    batch: Batch,
     hparams: HParams,
     *,
     q_static: PyTree,
@@ -94,15 +124,16 @@ def td_update(
 ) -> tuple[QParams, optax.OptState, UpdateInfo]:
     """One gradient step on the TD loss of a batch.
 
-    ``loss = mean_i L(y_i - Q_online(s_i, a_i))`` with ``y_i`` the (Double) Q-learning target of
-    transition ``i`` computed with the target parameters; the gradient flows only into the online
+    ``loss = mean_i L(y_i - Q_online(s_i, a_i))`` with ``y_i = r_i + discount_i * Q_target(s'_i,
+    a*)`` the (Double) Q-learning target of sample ``i``; the gradient flows only into the online
     parameters, the target is a constant.
 
     Args:
         params: online and target parameters.
         opt_state: the optimiser state of ``make_optimizer(config, hparams)``.
-        batch: transitions with leading axis ``batch_size``.
-        hparams: the traced hyper-parameters (gamma, learning rate, Huber delta, clipping).
+        batch: learning samples with leading axis ``batch_size`` (discounts already include
+            gamma).
+        hparams: the traced hyper-parameters (learning rate, Huber delta, clipping).
         q_static: the non-array part of the Q-network (``eqx.partition``).
         config: the static configuration (loss kind, Double DQN, lr decay).
 

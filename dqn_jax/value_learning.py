@@ -8,7 +8,7 @@ from __future__ import annotations
 import chex
 import jax.numpy as jnp
 import optax
-from jaxtyping import Array, Float
+from jaxtyping import Array, Float, Int
 
 
 def q_learning_target(
@@ -64,3 +64,35 @@ def td_loss(
     if kind == "huber":
         return optax.huber_loss(td_error, delta=huber_delta)
     raise ValueError(f"loss={kind!r} must be one of ('mse', 'huber')")
+
+
+def n_step_return(
+    r_t: Float[Array, " n"],
+    terminated_t: Float[Array, " n"],
+    truncated_t: Float[Array, " n"],
+    gamma: Float[Array, ""] | float,
+) -> tuple[Float[Array, ""], Float[Array, ""], Int[Array, ""]]:
+    """The n-step return of one sequence of consecutive steps of one environment.
+
+    With ``m = min(n, 1 + first k where the episode ended at step k)`` (terminated or truncated):
+    ``R = sum_{k<m} gamma^k r_k``, bootstrapped from step ``m - 1``'s next observation with
+    discount ``gamma^m * (1 - terminated_{m-1})``. A truncation stops the sum but still
+    bootstraps; a termination stops both. ``n = 1`` gives ``(r_0, gamma * (1 - terminated_0), 0)``.
+
+    Args:
+        r_t, terminated_t, truncated_t: the sequence's rewards and end flags, shape ``(n,)``.
+        gamma: the one-step discount.
+
+    Returns:
+        ``(R, discount, last)``: the summed return, the bootstrap discount and the index
+        ``m - 1`` of the step whose ``next_obs`` to bootstrap from.
+    """
+    chex.assert_rank([r_t, terminated_t, truncated_t], [1, 1, 1])
+    n = r_t.shape[0]
+    ended = jnp.maximum(terminated_t, truncated_t)
+    # alive[k] = 1 while no step before k ended the episode.
+    alive = jnp.cumprod(jnp.concatenate([jnp.ones(1, r_t.dtype), 1.0 - ended[:-1]]))
+    ret = jnp.sum(alive * gamma ** jnp.arange(n, dtype=r_t.dtype) * r_t)
+    m = jnp.sum(alive).astype(jnp.int32)
+    last = m - 1
+    return ret, gamma**m * (1.0 - terminated_t[last]), last

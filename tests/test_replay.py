@@ -18,6 +18,7 @@ def example() -> Transition:
         action=jnp.zeros((), jnp.int32),
         reward=jnp.zeros((), jnp.float32),
         terminated=jnp.zeros((), jnp.float32),
+        truncated=jnp.zeros((), jnp.float32),
         next_obs=jnp.zeros(OBS_DIM, jnp.float32),
     )
 
@@ -30,6 +31,7 @@ def marked(markers) -> Transition:
         action=m.astype(jnp.int32),
         reward=m,
         terminated=(m % 2 == 1).astype(jnp.float32),
+        truncated=(m % 3 == 1).astype(jnp.float32),
         next_obs=jnp.repeat(m[:, None] + 0.5, OBS_DIM, axis=1),
     )
 
