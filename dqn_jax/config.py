@@ -19,7 +19,7 @@ import numpy as np
 from jaxtyping import Array, Float, Int
 
 from dqn_jax.envs import make_env
-from dqn_jax.networks import ACTIVATIONS
+from dqn_jax.networks import ACTIVATIONS, DUELING
 
 LOSSES = ("mse", "huber")
 INT32_MAX = 2**31 - 1  # env-step counters are int32
@@ -161,6 +161,8 @@ class DQNConfig:
     """Hidden activation, one of ``networks.ACTIVATIONS``."""
     layer_norm: bool = False
     """LayerNorm before each hidden activation."""
+    dueling: str | None = None
+    """Dueling head: ``None`` (plain), ``"mean"`` or ``"max"`` (the advantage baseline)."""
 
     # --- logging ---
     log_interval: int = 5_000
@@ -256,6 +258,8 @@ class DQNConfig:
             isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in self.hidden_sizes
         ):
             raise ValueError(f"hidden_sizes={self.hidden_sizes!r} must be a tuple of integers >= 1")
+        if self.dueling not in DUELING:
+            raise ValueError(f"dueling={self.dueling!r} must be one of {DUELING}")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation={self.activation!r} must be one of {tuple(ACTIVATIONS)}")
         make_env(self.env_name, self.env_kwargs)  # raises ValueError naming env_name

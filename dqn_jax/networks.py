@@ -6,7 +6,10 @@ from collections.abc import Callable, Sequence
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
+
+DUELING = (None, "mean", "max")
 
 ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
     "relu": jax.nn.relu,
@@ -28,7 +31,9 @@ class QNetwork(eqx.Module):
 
     layers: tuple[eqx.nn.Linear, ...]
     norms: tuple[eqx.nn.LayerNorm, ...] | None
+    value_head: eqx.nn.Linear | None
     activation: str = eqx.field(static=True)
+    dueling: str | None = eqx.field(static=True)
 
     def __init__(
         self,
@@ -37,6 +42,7 @@ class QNetwork(eqx.Module):
         hidden_sizes: Sequence[int] = (64, 64),
         activation: str = "relu",
         layer_norm: bool = False,
+        dueling: str | None = None,
         *,
         key: PRNGKeyArray,
     ) -> None:
@@ -47,18 +53,26 @@ class QNetwork(eqx.Module):
         activation: name of the hidden activation, a key of ``ACTIVATIONS``.
         layer_norm: normalise each hidden layer's pre-activations (LayerNorm), which keeps
             bootstrapped targets from feeding on their own drift (Gallici et al., 2024).
+        dueling: ``None`` for a plain MLP head; ``"mean"`` or ``"max"`` for a dueling head
+            (Wang et al., 2016) ``Q = V + (A - mean_a A)`` or ``Q = V + (A - max_a A)``: the last
+            layer gives the advantages ``A`` and a second head on the torso the value ``V``.
         key: PRNG key for the initial weights.
         """
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation={activation!r} must be one of {tuple(ACTIVATIONS)}")
+        if dueling not in DUELING:
+            raise ValueError(f"dueling={dueling!r} must be one of {DUELING}")
         sizes = (obs_dim, *hidden_sizes, num_actions)
+        key, value_key = jax.random.split(key)
         keys = jax.random.split(key, len(sizes) - 1)
         self.layers = tuple(
             eqx.nn.Linear(n_in, n_out, key=k)
             for n_in, n_out, k in zip(sizes[:-1], sizes[1:], keys, strict=True)
         )
         self.norms = tuple(eqx.nn.LayerNorm(h) for h in hidden_sizes) if layer_norm else None
+        self.value_head = eqx.nn.Linear(sizes[-2], 1, key=value_key) if dueling else None
         self.activation = activation
+        self.dueling = dueling
 
     def __call__(self, obs: Float[Array, " obs_dim"]) -> Float[Array, " num_actions"]:
         """Args:
@@ -74,4 +88,9 @@ class QNetwork(eqx.Module):
             if self.norms is not None:
                 x = self.norms[i](x)
             x = act(x)
-        return self.layers[-1](x)
+        if self.dueling is None:
+            return self.layers[-1](x)
+        advantage = self.layers[-1](x)
+        value = self.value_head(x)[0]
+        baseline = jnp.mean(advantage) if self.dueling == "mean" else jnp.max(advantage)
+        return value + advantage - baseline

@@ -123,6 +123,7 @@ def make_train(
             config.hidden_sizes,
             config.activation,
             config.layer_norm,
+            config.dueling,
             key=key,
         )
 
