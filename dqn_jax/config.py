@@ -110,20 +110,20 @@ class DQNConfig:
     # --- replay ---
     buffer_size: int = 50_000
     """Replay capacity in transitions; the oldest are overwritten when it is full."""
-    batch_size: int = 64
+    batch_size: int = 128
     """Transitions per gradient step."""
     learning_starts: int = 1_000
     """Env steps collected before the first gradient step; at least ``batch_size``."""
     train_frequency: int = 4
     """Env steps between rounds of gradient steps; a multiple of ``num_envs``."""
-    gradient_steps: int = 1
+    gradient_steps: int = 2
     """Gradient steps per round."""
 
     # --- target network ---
-    target_update_period: int = 500
+    target_update_period: int = 4
     """Env steps between target updates (traced). The update fires whenever the env-step count
     crosses a multiple of it, also when ``train_frequency`` does not divide it."""
-    tau: float = 1.0
+    tau: float = 0.05
     """Target update step size (traced): 1.0 is a hard copy, below 1 a Polyak average
     ``target <- tau * online + (1 - tau) * target``."""
 
@@ -134,7 +134,7 @@ class DQNConfig:
     """Decay the learning rate linearly to 0 over the run's gradient steps."""
     max_grad_norm: float = 10.0
     """Gradients are clipped to this global norm (traced); ``math.inf`` turns clipping off."""
-    gamma: float = 0.99
+    gamma: float = 0.995
     """Discount factor (traced), in [0, 1]."""
     loss: Literal["mse", "huber"] = "mse"
     """TD loss: ``"mse"`` is 0.5 * delta**2, ``"huber"`` is quadratic up to ``huber_delta``."""
@@ -159,7 +159,7 @@ class DQNConfig:
     """Widths of the MLP's hidden layers; a list is accepted and stored as a tuple."""
     activation: str = "relu"
     """Hidden activation, one of ``networks.ACTIVATIONS``."""
-    layer_norm: bool = False
+    layer_norm: bool = True
     """LayerNorm before each hidden activation."""
     dueling: str | None = None
     """Dueling head: ``None`` (plain), ``"mean"`` or ``"max"`` (the advantage baseline)."""

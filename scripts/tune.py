@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import argparse
 import ast
+import dataclasses
 import json
 import time
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -24,6 +26,7 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--threshold", type=float, default=475.0)
     parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE")
+    parser.add_argument("--record", type=Path, help="append the result as a JSON line here")
     args = parser.parse_args()
     overrides = {}
     for item in args.set:
@@ -45,19 +48,24 @@ def main() -> None:
     final = np.asarray(returns.mean(axis=1))
     solved = final >= args.threshold
     curve = np.asarray(jnp.nanmean(results.metrics.eval_return, axis=0))
-    print(
-        json.dumps(
-            {
-                "overrides": overrides,
-                "solved": f"{solved.sum()}/{args.seeds}",
-                "final_mean": round(float(final.mean()), 1),
-                "final_min": round(float(final.min()), 1),
-                "seconds": round(seconds, 1),
-                "curve": [round(float(c)) for c in curve],
-                "finals": [round(float(f)) for f in final],
-            }
-        )
+    record = json.dumps(
+        {
+            "overrides": overrides,
+            "config": dataclasses.asdict(config),
+            "seeds": f"split(key({args.seed_offset}), {args.seeds})",
+            "jax": jax.__version__,
+            "solved": f"{solved.sum()}/{args.seeds}",
+            "final_mean": round(float(final.mean()), 1),
+            "final_min": round(float(final.min()), 1),
+            "seconds": round(seconds, 1),
+            "curve": [round(float(c)) for c in curve],
+            "finals": [round(float(f)) for f in final],
+        }
     )
+    print(record)
+    if args.record:
+        with args.record.open("a") as f:
+            f.write(record + "\n")
 
 
 if __name__ == "__main__":
