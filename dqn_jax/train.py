@@ -27,7 +27,7 @@ from dqn_jax.exploration import epsilon_greedy, linear_schedule
 from dqn_jax.networks import QNetwork
 from dqn_jax.replay import ReplayState, Transition
 from dqn_jax.target_network import crossings, update_target
-from dqn_jax.update import QParams, UpdateInfo, batch_from_sequence, make_optimizer, td_update
+from dqn_jax.update import QParams, batch_from_sequence, make_optimizer, td_update
 
 
 class LogAccumulator(NamedTuple):
@@ -211,7 +211,6 @@ def make_train(
         params, opt_state, info = td_update(
             state.params, state.opt_state, batch, hparams, q_static=q_static, config=config
         )
-        info: UpdateInfo
         log = state.log._replace(
             loss_sum=state.log.loss_sum + info.loss,
             q_sum=state.log.q_sum + info.q_mean,

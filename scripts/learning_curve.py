@@ -3,7 +3,7 @@
     python scripts/learning_curve.py --seeds 10 --out docs/learning_curve.png
 
 The curve is the greedy evaluation return logged during training (mean over seeds, with a 95%
-bootstrap-free t-interval band and the min-max range); the title gives the final networks'
+Student-t interval band and the min-max range); the title gives the final networks'
 greedy mean over 100 episodes each.
 """
 
