@@ -28,8 +28,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Batch",
-    "batch_from_sequence",
-    "n_step_return",
     "DQNConfig",
     "EnvSpec",
     "HParams",
@@ -42,6 +40,7 @@ __all__ = [
     "TrainState",
     "Transition",
     "UpdateInfo",
+    "batch_from_sequence",
     "crossings",
     "double_q_learning_target",
     "epsilon_greedy",
@@ -50,6 +49,7 @@ __all__ = [
     "make_env",
     "make_optimizer",
     "make_train",
+    "n_step_return",
     "q_learning_target",
     "replay",
     "supported_envs",

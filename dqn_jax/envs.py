@@ -37,11 +37,36 @@ class EnvSpec:
     one_hot: int | None
     max_steps_in_episode: int
 
+    # Specs are static jit arguments: two specs of the same env instance and equal params must
+    # compare equal, or every evaluate(..., env=env) call would compile again.
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, EnvSpec)
+            and self.env is other.env
+            and _same_params(self.env_params, other.env_params)
+        )
+
+    def __hash__(self) -> int:
+        try:
+            params_hash = hash(self.env_params)
+        except TypeError:  # params holding arrays: equality decides
+            params_hash = 0
+        return hash((id(self.env), params_hash))
+
     def preprocess(self, obs: Array) -> Float[Array, " obs_dim"]:
         """Maps one raw observation to a flat float32 vector of shape ``(obs_dim,)``."""
         if self.one_hot is not None:
             return jax.nn.one_hot(obs, self.one_hot, dtype=jnp.float32).reshape(-1)
         return jnp.asarray(obs, jnp.float32).reshape(-1)
+
+
+def _same_params(a: Any, b: Any) -> bool:
+    if a is b:
+        return True
+    try:
+        return bool(a == b)
+    except Exception:  # e.g. array-valued fields with an ambiguous truth value
+        return False
 
 
 @functools.cache

@@ -450,3 +450,25 @@ def test_other_env_obs_dim_matches_observation_space(other_env_run):
         assert spec.one_hot is None
         assert spec.obs_dim == int(np.prod(space.shape))
     assert make_env(config.env_name).obs_dim == spec.obs_dim
+
+
+def test_evaluate_with_an_env_instance_compiles_once(result_a, monkeypatch):
+    """Specs of the same env instance compare equal, so repeated calls reuse the compiled scan."""
+    from dqn_jax.envs import EnvSpec
+
+    env, params = gymnax.make("CartPole-v1")
+    traces = []
+    original = EnvSpec.preprocess
+
+    def counting(self, obs):
+        traces.append(1)
+        return original(self, obs)
+
+    monkeypatch.setattr(EnvSpec, "preprocess", counting)
+    config = DQNConfig(hidden_sizes=(16, 16))
+    for seed in range(3):
+        evaluate(result_a.q_network, config, key(seed), num_episodes=3, env=env, env_params=params)
+    first = len(traces)
+    assert first > 0
+    evaluate(result_a.q_network, config, key(9), num_episodes=3, env=env, env_params=params)
+    assert len(traces) == first, "evaluate(..., env=env) traced again"
