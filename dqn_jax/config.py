@@ -57,6 +57,26 @@ HPARAM_RANGES: dict[str, _Range] = {
     "epsilon_decay_steps": _Range(0, math.inf, high_open=True),
     "max_grad_norm": _Range(0.0, math.inf, low_open=True),
     "huber_delta": _POSITIVE,
+    "per_alpha": _UNIT,
+    "per_beta": _UNIT,
+    "per_eps": _POSITIVE,
+    "temperature_start": _POSITIVE,
+    "temperature_end": _POSITIVE,
+    "temperature_decay_steps": _Range(0, math.inf, high_open=True),
+}
+
+PRIORITIZED = (None, "proportional", "rank")
+EXPLORATION = ("epsilon_greedy", "boltzmann")
+
+# Named combinations of the DQN family; every flag also works alone.
+PRESETS: dict[str, dict[str, Any]] = {
+    "dqn": dict(double=False),
+    "double": dict(double=True),
+    "dueling": dict(double=False, dueling="mean"),
+    "double_dueling": dict(double=True, dueling="mean"),
+    "per": dict(double=False, prioritized="proportional"),
+    "double_dueling_per": dict(double=True, dueling="mean", prioritized="proportional"),
+    "rainbow_lite": dict(double=True, dueling="mean", prioritized="proportional", n_step=3),
 }
 
 
@@ -146,13 +166,37 @@ class DQNConfig:
     """Steps summed before bootstrapping (1 is one-step Q-learning); the sum stops at an
     episode's end, and a truncation still bootstraps."""
 
+    # --- prioritized replay ---
+    prioritized: str | None = None
+    """Prioritized replay: ``None`` (uniform), ``"proportional"`` (``p = (|delta| + eps)^alpha``)
+    or ``"rank"`` (``p = (1 / rank)^alpha``); see ``dqn_jax.prioritized``."""
+    per_alpha: float = 0.6
+    """Priority exponent alpha (traced), in [0, 1]; 0 is uniform sampling."""
+    per_beta: float = 0.4
+    """Initial importance-sampling exponent beta (traced), in [0, 1]; it rises linearly to 1 over
+    the run."""
+    per_eps: float = 1e-6
+    """Added to |TD error| before the exponent (traced), so no slot's priority is 0."""
+    rank_resort_interval: int = 1_000
+    """Rank-based replay: env steps between exact re-sorts of all priorities; a multiple of
+    ``train_frequency``."""
+
     # --- exploration ---
+    exploration: str = "epsilon_greedy"
+    """``"epsilon_greedy"`` or ``"boltzmann"`` (sample ``a`` with probability
+    ``softmax(Q / temperature)``)."""
     epsilon_start: float = 1.0
     """Initial epsilon of epsilon-greedy (traced), in [0, 1]."""
     epsilon_end: float = 0.05
     """Final epsilon (traced), in [0, 1]."""
     epsilon_decay_steps: int = 10_000
     """Env steps over which epsilon decays linearly from start to end (traced)."""
+    temperature_start: float = 1.0
+    """Initial Boltzmann temperature (traced), > 0, in units of Q."""
+    temperature_end: float = 0.01
+    """Final Boltzmann temperature (traced), > 0."""
+    temperature_decay_steps: int = 10_000
+    """Env steps over which the temperature decays linearly from start to end (traced)."""
 
     # --- network ---
     hidden_sizes: tuple[int, ...] = (64, 64)
@@ -202,6 +246,8 @@ class DQNConfig:
         _check_int("epsilon_decay_steps", self.epsilon_decay_steps, 0)
         _check_int("eval_episodes", self.eval_episodes, 0)
         _check_int("n_step", self.n_step, 1)
+        _check_int("rank_resort_interval", self.rank_resort_interval, 1)
+        _check_int("temperature_decay_steps", self.temperature_decay_steps, 0)
 
         if self.total_timesteps > INT32_MAX - self.train_frequency:
             raise ValueError(
@@ -236,6 +282,12 @@ class DQNConfig:
             )
         _check_multiple("train_frequency", self.train_frequency, "num_envs", self.num_envs)
         _check_multiple("log_interval", self.log_interval, "train_frequency", self.train_frequency)
+        _check_multiple(
+            "rank_resort_interval",
+            self.rank_resort_interval,
+            "train_frequency",
+            self.train_frequency,
+        )
         _check_multiple("total_timesteps", self.total_timesteps, "log_interval", self.log_interval)
         if self.learning_starts > self.total_timesteps:
             raise ValueError(
@@ -258,11 +310,27 @@ class DQNConfig:
             isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in self.hidden_sizes
         ):
             raise ValueError(f"hidden_sizes={self.hidden_sizes!r} must be a tuple of integers >= 1")
+        if self.prioritized not in PRIORITIZED:
+            raise ValueError(f"prioritized={self.prioritized!r} must be one of {PRIORITIZED}")
+        if self.exploration not in EXPLORATION:
+            raise ValueError(f"exploration={self.exploration!r} must be one of {EXPLORATION}")
         if self.dueling not in DUELING:
             raise ValueError(f"dueling={self.dueling!r} must be one of {DUELING}")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation={self.activation!r} must be one of {tuple(ACTIVATIONS)}")
         make_env(self.env_name, self.env_kwargs)  # raises ValueError naming env_name
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> DQNConfig:
+        """A named combination of the family (``PRESETS``), with ``overrides`` applied.
+
+        ``"dqn"``, ``"double"``, ``"dueling"``, ``"double_dueling"``, ``"per"``,
+        ``"double_dueling_per"`` and ``"rainbow_lite"`` (Double + Dueling + proportional PER +
+        3-step returns); the other fields keep their defaults.
+        """
+        if name not in PRESETS:
+            raise ValueError(f"preset={name!r} must be one of {tuple(PRESETS)}")
+        return cls(**{**PRESETS[name], **overrides})
 
     # --- derived sizes (static) ---
     @property
@@ -310,6 +378,12 @@ class HParams(eqx.Module):
     epsilon_decay_steps: Float[Array, "*sweep"]
     max_grad_norm: Float[Array, "*sweep"]
     huber_delta: Float[Array, "*sweep"]
+    per_alpha: Float[Array, "*sweep"]
+    per_beta: Float[Array, "*sweep"]
+    per_eps: Float[Array, "*sweep"]
+    temperature_start: Float[Array, "*sweep"]
+    temperature_end: Float[Array, "*sweep"]
+    temperature_decay_steps: Float[Array, "*sweep"]
 
     def __init__(self, **values: Any) -> None:
         names = tuple(HPARAM_RANGES)

@@ -44,3 +44,25 @@ def epsilon_greedy(
     random_action = jax.random.randint(action_key, (), 0, q_values.shape[-1])
     greedy_action = jnp.argmax(q_values).astype(jnp.int32)
     return jnp.where(jax.random.uniform(explore_key) < epsilon, random_action, greedy_action)
+
+
+def boltzmann(
+    key: PRNGKeyArray, q_values: Float[Array, " num_actions"], temperature: Float[Array, ""] | float
+) -> Int[Array, ""]:
+    """Samples ``a`` with probability ``softmax(q_values / temperature)[a]`` (Boltzmann, or
+    softmax, exploration).
+
+    A high temperature is nearly uniform; as it falls to 0 the policy becomes greedy. The
+    temperature is in the units of Q: differences between actions' values much smaller than it
+    are ignored.
+
+    Args:
+        key: PRNG key.
+        q_values: Q-values of one observation, shape ``(num_actions,)``.
+        temperature: positive temperature.
+
+    Returns:
+        The action, an int32 scalar.
+    """
+    chex.assert_rank(q_values, 1)
+    return jax.random.categorical(key, q_values / temperature).astype(jnp.int32)

@@ -96,8 +96,18 @@ def sample_sequences(
     cap = capacity(state)
     oldest = (state.position - state.size) % cap
     num_starts = state.size - (length - 1) * stride
-    start = oldest + jax.random.randint(key, (batch_size,), 0, num_starts)
-    index = (start[:, None] + stride * jnp.arange(length)) % cap
+    start = (oldest + jax.random.randint(key, (batch_size,), 0, num_starts)) % cap
+    return gather_sequences(state, start, length, stride)
+
+
+def gather_sequences(
+    state: ReplayState, start: Int[Array, " batch"], length: int, stride: int = 1
+) -> Transition:
+    """The sequences of slots ``(i, i + stride, ..., i + (length - 1) * stride)`` (modulo
+    capacity) for each ``i`` in ``start``, as a :class:`Transition` with leading axes
+    ``(batch, length)``. The caller guarantees the slots are written (see ``sample_sequences``
+    and ``dqn_jax.prioritized``)."""
+    index = (start[:, None] + stride * jnp.arange(length)) % capacity(state)
     return jax.tree.map(lambda s: s[index], state.storage)
 
 

@@ -19,12 +19,13 @@ import jax.numpy as jnp
 import optax
 from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree
 
-from dqn_jax import replay
+from dqn_jax import prioritized, replay
 from dqn_jax.config import DQNConfig, HParams
 from dqn_jax.envs import EnvSpec, make_env, spec_from_env
 from dqn_jax.evaluation import run_episodes
-from dqn_jax.exploration import epsilon_greedy, linear_schedule
+from dqn_jax.exploration import boltzmann, epsilon_greedy, linear_schedule
 from dqn_jax.networks import QNetwork
+from dqn_jax.prioritized import PriorityState
 from dqn_jax.replay import ReplayState, Transition
 from dqn_jax.target_network import crossings, update_target
 from dqn_jax.update import QParams, batch_from_sequence, make_optimizer, td_update
@@ -52,6 +53,7 @@ class TrainState(NamedTuple):
     params: QParams  # online and target parameters
     opt_state: optax.OptState
     replay: ReplayState
+    priorities: PriorityState | None  # prioritized replay only
     env_state: PyTree  # gymnax states of the num_envs environments
     obs: Float[Array, "num_envs obs_dim"]  # current (preprocessed) observations
     episode_return: Float[Array, " num_envs"]  # return so far of each env's running episode
@@ -69,7 +71,8 @@ class Metrics(NamedTuple):
     episode_return: Float[Array, "*logs"]  # their mean return (NaN if none finished)
     loss: Float[Array, "*logs"]  # mean TD loss since the previous point (NaN before learning)
     q_mean: Float[Array, "*logs"]  # mean Q(s, a) of the sampled batches
-    epsilon: Float[Array, "*logs"]  # exploration epsilon at this point
+    epsilon: Float[Array, "*logs"]  # exploration epsilon at this point (NaN for Boltzmann)
+    temperature: Float[Array, "*logs"]  # Boltzmann temperature (NaN for epsilon-greedy)
     grad_norm: Float[Array, "*logs"]  # mean gradient norm, before clipping
     eval_return: Float[Array, "*logs"]  # greedy mean return over eval_episodes (NaN if 0)
 
@@ -87,7 +90,7 @@ def _mean(total: Array, count: Array) -> Array:
 
 
 def make_train(
-    config: DQNConfig, env: Any = None, env_params: Any = None
+    config: DQNConfig, env: Any = None, env_params: Any = None, *, progress: Any = None
 ) -> Callable[..., TrainResult]:
     """Builds the train function of ``config``.
 
@@ -95,6 +98,11 @@ def make_train(
         config: the static configuration.
         env, env_params: a gymnax environment instance (and its params) to train on instead of
             ``config.env_name``.
+        progress: ``None`` (nothing is compiled in), or a host-side
+            ``progress(env_steps, recent_return)`` with an ``interval`` attribute in env steps
+            (``dqn_jax.progress.Progress``, e.g. a ``ProgressBar``): a ``jax.debug.callback``
+            calls it every ``interval`` env steps (rounded down to whole rounds) and at the end,
+            once per agent under ``jax.vmap``.
 
     Returns:
         ``train(key, hparams=None) -> TrainResult``, a pure function to ``jax.jit`` and
@@ -135,6 +143,20 @@ def make_train(
             hparams.epsilon_start, hparams.epsilon_end, hparams.epsilon_decay_steps, env_steps
         )
 
+    def temperature(hparams: HParams, env_steps: Array) -> Array:
+        return linear_schedule(
+            hparams.temperature_start,
+            hparams.temperature_end,
+            hparams.temperature_decay_steps,
+            env_steps,
+        )
+
+    boltzmann_exploration = config.exploration == "boltzmann"
+    per_kind = config.prioritized
+    # Consecutive steps of one env sit num_envs slots apart in the buffer.
+    sequence_span = (config.n_step - 1) * num_envs
+    resort_rounds = config.rank_resort_interval // config.train_frequency
+
     def init(key: PRNGKeyArray, hparams: HParams) -> TrainState:
         net_key, env_key, key = jax.random.split(key, 3)
         online, _ = eqx.partition(new_network(net_key), eqx.is_array)
@@ -154,6 +176,7 @@ def make_train(
             params=QParams(online=online, target=online),
             opt_state=make_optimizer(config, hparams).init(online),
             replay=replay.init(example, config.buffer_size),
+            priorities=None if per_kind is None else prioritized.init(config.buffer_size, per_kind),
             env_state=env_state,
             obs=obs,
             episode_return=jnp.zeros(num_envs, jnp.float32),
@@ -168,8 +191,12 @@ def make_train(
         key, act_key, step_key = jax.random.split(state.key, 3)
         online = eqx.combine(state.params.online, q_static)
         q = jax.vmap(online)(state.obs)
-        action = jax.vmap(epsilon_greedy, in_axes=(0, 0, None))(
-            jax.random.split(act_key, num_envs), q, epsilon(hparams, state.env_steps)
+        if boltzmann_exploration:
+            policy, level = boltzmann, temperature(hparams, state.env_steps)
+        else:
+            policy, level = epsilon_greedy, epsilon(hparams, state.env_steps)
+        action = jax.vmap(policy, in_axes=(0, 0, None))(
+            jax.random.split(act_key, num_envs), q, level
         )
         raw_obs, env_state, reward, terminated, truncated, info = jax.vmap(
             spec.env.step, in_axes=(0, 0, 0, None)
@@ -191,8 +218,20 @@ def make_train(
             return_sum=state.log.return_sum + jnp.sum(jnp.where(done, episode_return, 0.0)),
             episodes=state.log.episodes + jnp.sum(done, dtype=jnp.int32),
         )
+        priorities = state.priorities
+        if per_kind is not None:
+            cap = config.buffer_size
+            written = (state.replay.position + jnp.arange(num_envs)) % cap
+            priorities = prioritized.add(
+                priorities,
+                written,
+                completed=(written - sequence_span) % cap,
+                completed_valid=state.replay.size >= sequence_span,
+                kind=per_kind,
+            )
         return state._replace(
             replay=replay.add(state.replay, transition),
+            priorities=priorities,
             env_state=env_state,
             obs=jax.vmap(spec.preprocess)(raw_obs),
             episode_return=jnp.where(done, 0.0, episode_return),
@@ -203,14 +242,36 @@ def make_train(
 
     def gradient_step(state: TrainState, hparams: HParams) -> TrainState:
         key, sample_key = jax.random.split(state.key)
-        # Consecutive steps of one env sit num_envs slots apart in the buffer.
-        sequences = replay.sample_sequences(
-            state.replay, sample_key, config.batch_size, config.n_step, stride=num_envs
-        )
+        if per_kind is None:
+            weight = None
+            sequences = replay.sample_sequences(
+                state.replay, sample_key, config.batch_size, config.n_step, stride=num_envs
+            )
+        else:
+            beta = linear_schedule(hparams.per_beta, 1.0, config.total_timesteps, state.env_steps)
+            start, weight = prioritized.sample(
+                state.priorities,
+                sample_key,
+                config.batch_size,
+                num_valid=state.replay.size - sequence_span,
+                beta=beta,
+            )
+            sequences = replay.gather_sequences(state.replay, start, config.n_step, num_envs)
         batch = jax.vmap(batch_from_sequence, in_axes=(0, None))(sequences, hparams.gamma)
         params, opt_state, info = td_update(
-            state.params, state.opt_state, batch, hparams, q_static=q_static, config=config
+            state.params, state.opt_state, batch, hparams, weight, q_static=q_static, config=config
         )
+        if per_kind is not None:
+            state = state._replace(
+                priorities=prioritized.update(
+                    state.priorities,
+                    start,
+                    info.td_error,
+                    hparams.per_alpha,
+                    hparams.per_eps,
+                    per_kind,
+                )
+            )
         log = state.log._replace(
             loss_sum=state.log.loss_sum + info.loss,
             q_sum=state.log.q_sum + info.q_mean,
@@ -231,17 +292,44 @@ def make_train(
 
         # round_index comes from a scan's xs: unbatched under vmap, so this is a real branch.
         state = jax.lax.cond(round_index >= config.first_learning_round, learn, lambda s: s, state)
+        if per_kind == "rank":
+
+            def resort(state: TrainState) -> TrainState:
+                return state._replace(
+                    priorities=prioritized.resort(state.priorities, hparams.per_alpha, per_kind)
+                )
+
+            state = jax.lax.cond((round_index + 1) % resort_rounds == 0, resort, lambda s: s, state)
         k = crossings(
             state.env_steps - config.train_frequency, state.env_steps, hparams.target_update_period
         )
         target = update_target(state.params.online, state.params.target, hparams.tau, k)
         return state._replace(params=state.params._replace(target=target))
 
+    def round_and_report(
+        state: TrainState, hparams: HParams, round_index: Int[Array, ""]
+    ) -> TrainState:
+        state = round_(state, hparams, round_index)
+        if progress is not None:
+            rounds_per_report = max(1, int(progress.interval) // config.train_frequency)
+
+            def report(state: TrainState) -> None:
+                recent_return = _mean(state.log.return_sum, state.log.episodes)
+                jax.debug.callback(progress, state.env_steps, recent_return)
+
+            # An unbatched round index keeps this a real branch under vmap, and the callback's
+            # carried inputs keep it inside the loop (a loop-invariant one may be hoisted). The
+            # last round always reports, so a bar reaches its end.
+            done = round_index + 1
+            due = (done % rounds_per_report == 0) | (done == config.num_rounds)
+            jax.lax.cond(due, report, lambda _: None, state)
+        return state
+
     def step(
         state: TrainState, hparams: HParams, interval: Int[Array, ""] | int
     ) -> tuple[TrainState, Metrics]:
         rounds = interval * rounds_per_log + jnp.arange(rounds_per_log)
-        state, _ = jax.lax.scan(lambda s, r: (round_(s, hparams, r), None), state, rounds)
+        state, _ = jax.lax.scan(lambda s, r: (round_and_report(s, hparams, r), None), state, rounds)
         if config.eval_episodes > 0:
             key, eval_key = jax.random.split(state.key)
             online = eqx.combine(state.params.online, q_static)
@@ -256,7 +344,12 @@ def make_train(
             episode_return=_mean(log.return_sum, log.episodes),
             loss=_mean(log.loss_sum, log.updates),
             q_mean=_mean(log.q_sum, log.updates),
-            epsilon=epsilon(hparams, state.env_steps),
+            epsilon=jnp.float32(jnp.nan)
+            if boltzmann_exploration
+            else epsilon(hparams, state.env_steps),
+            temperature=temperature(hparams, state.env_steps)
+            if boltzmann_exploration
+            else jnp.float32(jnp.nan),
             grad_norm=_mean(log.grad_norm_sum, log.updates),
             eval_return=eval_return,
         )
@@ -276,4 +369,5 @@ def make_train(
     train.step = step
     train.config = config
     train.env_spec = spec
+    train.q_static = q_static  # eqx.combine(state.params.online, q_static) is the QNetwork
     return train

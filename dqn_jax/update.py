@@ -89,6 +89,7 @@ def _loss(
     target_params: PyTree,
     q_static: PyTree,
     batch: Batch,
+    weight: Float[Array, " batch"] | None,
     hparams: HParams,
     config: DQNConfig,
 ) -> tuple[Float[Array, ""], tuple[Float[Array, " batch"], Float[Array, " batch"]]]:
@@ -108,7 +109,8 @@ def _loss(
         y = jax.vmap(q_learning_target)(batch.reward, batch.discount, q_t)
     q_a = jnp.take_along_axis(q_tm1, batch.action[:, None], axis=-1)[:, 0]
     td_error = jax.lax.stop_gradient(y) - q_a
-    loss = jnp.mean(td_loss(td_error, config.loss, hparams.huber_delta))
+    per_sample = td_loss(td_error, config.loss, hparams.huber_delta)
+    loss = jnp.mean(per_sample if weight is None else weight * per_sample)
     return loss, (td_error, q_a)
 
 
@@ -118,13 +120,14 @@ def td_update(
     opt_state: optax.OptState,
     batch: Batch,
     hparams: HParams,
+    weight: Float[Array, " batch"] | None = None,
     *,
     q_static: PyTree,
     config: DQNConfig,
 ) -> tuple[QParams, optax.OptState, UpdateInfo]:
     """One gradient step on the TD loss of a batch.
 
-    ``loss = mean_i L(y_i - Q_online(s_i, a_i))`` with ``y_i = r_i + discount_i * Q_target(s'_i,
+    ``loss = mean_i w_i L(y_i - Q_online(s_i, a_i))`` with ``y_i = r_i + discount_i * Q_target(s'_i,
     a*)`` the (Double) Q-learning target of sample ``i``; the gradient flows only into the online
     parameters, the target is a constant.
 
@@ -134,6 +137,8 @@ def td_update(
         batch: learning samples with leading axis ``batch_size`` (discounts already include
             gamma).
         hparams: the traced hyper-parameters (learning rate, Huber delta, clipping).
+        weight: per-sample loss weights ``w_i``, shape ``(batch,)`` (prioritized replay's
+            importance weights); ``None`` means all 1.
         q_static: the non-array part of the Q-network (``eqx.partition``).
         config: the static configuration (loss kind, Double DQN, lr decay).
 
@@ -142,7 +147,7 @@ def td_update(
     """
     grad_fn = jax.value_and_grad(_loss, has_aux=True)
     (loss, (td_error, q_a)), grads = grad_fn(
-        params.online, params.target, q_static, batch, hparams, config
+        params.online, params.target, q_static, batch, weight, hparams, config
     )
     optimizer = make_optimizer(config, hparams)
     updates, opt_state = optimizer.update(grads, opt_state, params.online)

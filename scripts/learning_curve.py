@@ -16,33 +16,12 @@ from pathlib import Path
 import jax
 import matplotlib
 import numpy as np
+from _report import t_quantile
 
 import dqn_jax
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-
-T_975 = {  # two-sided 95% Student-t quantiles by degrees of freedom
-    1: 12.71,
-    2: 4.30,
-    3: 3.18,
-    4: 2.78,
-    5: 2.57,
-    6: 2.45,
-    7: 2.36,
-    8: 2.31,
-    9: 2.26,
-    10: 2.23,
-    14: 2.14,
-    19: 2.09,
-    29: 2.05,
-    31: 2.04,
-}
-
-
-def t_quantile(dof: int) -> float:
-    known = [k for k in sorted(T_975) if k <= dof]
-    return T_975[known[-1]] if known else T_975[1]
 
 
 def main() -> None:

@@ -134,6 +134,11 @@ def test_total_timesteps_not_multiple_of_log_interval_raises():
         ("learning_rate", 0.0, "(0, inf)"),
         ("huber_delta", -1.0, "(0, inf)"),
         ("max_grad_norm", 0.0, "(0, inf]"),
+        ("per_alpha", 1.5, "[0, 1]"),
+        ("per_beta", -0.1, "[0, 1]"),
+        ("per_eps", 0.0, "(0, inf)"),
+        ("temperature_start", 0.0, "(0, inf)"),
+        ("temperature_end", -1.0, "(0, inf)"),
     ],
 )
 def test_out_of_range_float_raises(name, value, allowed):
@@ -150,8 +155,8 @@ def test_infinite_max_grad_norm_is_allowed():
     assert DQNConfig(max_grad_norm=float("inf")).max_grad_norm == float("inf")
 
 
-# Known bug (reported, dqn_jax/config.py:66-67): _check_range formats the offending value with
-# repr() of a numpy object, so messages read "gamma=array(1.5)" or "gamma=np.float64(1.5)".
+# The offending value is shown as a plain number, never as the repr of a numpy object
+# ("gamma=array(1.5)" or "gamma=np.float64(1.5)").
 @pytest.mark.parametrize(
     ("make", "name", "value"),
     [
@@ -170,6 +175,52 @@ def test_range_error_shows_plain_value(make, name, value):
     shown = match.group(1)
     assert re.fullmatch(r"-?[0-9.]+(e[-+]?[0-9]+)?", shown), f"value shown as {shown!r}"
     assert float(shown) == value
+
+
+def test_unknown_prioritized_kind_raises():
+    with raises_naming("prioritized", "'sum'", "'proportional', 'rank'"):
+        DQNConfig(prioritized="sum")
+
+
+def test_unknown_exploration_raises():
+    with raises_naming("exploration", "'softmax'", "'epsilon_greedy', 'boltzmann'"):
+        DQNConfig(exploration="softmax")
+
+
+def test_rank_resort_interval_not_multiple_of_train_frequency_raises():
+    with raises_naming("rank_resort_interval", "1001", "train_frequency=4"):
+        DQNConfig(rank_resort_interval=1001)
+
+
+def test_temperature_decay_steps_must_be_an_integer():
+    with raises_naming("temperature_decay_steps", "1.5", "integer"):
+        DQNConfig(temperature_decay_steps=1.5)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["dqn", "double", "dueling", "double_dueling", "per", "double_dueling_per", "rainbow_lite"],
+)
+def test_presets_are_valid_configs(name):
+    config = DQNConfig.preset(name)
+    assert isinstance(config, DQNConfig)
+    assert config.double == (name not in ("dqn", "dueling", "per"))
+
+
+def test_rainbow_lite_combines_double_dueling_per_and_n_step():
+    config = DQNConfig.preset("rainbow_lite", total_timesteps=10_000)
+    assert (config.double, config.dueling, config.prioritized, config.n_step) == (
+        True,
+        "mean",
+        "proportional",
+        3,
+    )
+    assert config.total_timesteps == 10_000
+
+
+def test_unknown_preset_lists_the_known_ones():
+    with raises_naming("preset", "'rainbow'", "'rainbow_lite'"):
+        DQNConfig.preset("rainbow")
 
 
 def test_unknown_loss_raises():

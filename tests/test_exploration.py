@@ -1,4 +1,4 @@
-"""The linear epsilon schedule and the epsilon-greedy policy."""
+"""Exploration: the linear schedule, epsilon-greedy and Boltzmann policies."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import key
 
-from dqn_jax import epsilon_greedy, linear_schedule
+from dqn_jax import boltzmann, epsilon_greedy, linear_schedule
 
 
 @pytest.mark.parametrize(
@@ -87,3 +88,33 @@ def test_epsilon_greedy_traced_epsilon_under_vmap():
 def test_epsilon_greedy_rejects_batched_q_values():
     with pytest.raises(AssertionError):
         epsilon_greedy(jax.random.key(0), jnp.ones((2, 3)), 0.1)
+
+
+def test_boltzmann_frequencies_match_the_softmax():
+    q = jnp.array([1.0, 2.0, 0.0, 1.5])
+    temperature = 0.7
+    actions = jax.vmap(boltzmann, in_axes=(0, None, None))(
+        jax.random.split(key(5), 40_000), q, temperature
+    )
+    freq = np.bincount(np.asarray(actions), minlength=4) / 40_000
+    expected = np.exp(np.asarray(q) / temperature)
+    expected /= expected.sum()
+    # 5 standard errors of a binomial proportion at n = 40,000
+    np.testing.assert_allclose(freq, expected, atol=5 * np.sqrt(0.25 / 40_000))
+
+
+def test_boltzmann_low_temperature_is_greedy_and_high_is_uniform():
+    q = jnp.array([0.0, 3.0, 1.0])
+    keys = jax.random.split(key(6), 3000)
+    cold = jax.vmap(boltzmann, in_axes=(0, None, None))(keys, q, 1e-3)
+    assert np.all(np.asarray(cold) == 1)
+    hot = jax.vmap(boltzmann, in_axes=(0, None, None))(keys, q, 1e4)
+    np.testing.assert_allclose(np.bincount(np.asarray(hot)) / 3000, 1 / 3, atol=0.05)
+
+
+def test_boltzmann_traced_temperature_under_vmap():
+    temps = jnp.array([1e-3, 1e-3])
+    qs = jnp.array([[0.0, 1.0], [1.0, 0.0]])
+    actions = jax.jit(jax.vmap(boltzmann))(jax.random.split(key(7), 2), qs, temps)
+    np.testing.assert_array_equal(actions, [1, 0])
+    assert actions.dtype == jnp.int32
