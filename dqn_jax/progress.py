@@ -1,0 +1,120 @@
+"""Progress of a jitted run: the host side of the ``jax.debug.callback`` that ``make_train`` places
+inside its round loop when given ``progress=``.
+
+The compiled program calls ``progress(env_steps, recent_return)`` every ``progress.interval`` env
+steps. Under ``jax.vmap`` the callback fires once per agent, so :class:`ProgressBar` aggregates
+on the host: all agents advance in lockstep, and one bar shows the env steps of each agent, the
+steps per second and the mean recent return over agents.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import threading
+from typing import IO, Protocol, runtime_checkable
+
+import numpy as np
+
+DEFAULT_INTERVAL = 1_000
+"""Env steps between two progress reports."""
+
+
+@runtime_checkable
+class Progress(Protocol):
+    """What ``make_train(config, progress=...)`` accepts: a host-side callable with an interval."""
+
+    interval: int
+    """Env steps between reports; rounded down to whole rounds of ``train_frequency`` steps."""
+
+    def __call__(self, env_steps: np.ndarray, recent_return: np.ndarray) -> None:
+        """One report of one agent.
+
+        Args:
+            env_steps: shape ``()``, int32: env steps the agent has taken so far.
+            recent_return: shape ``()``, float32: mean return of the episodes the agent finished
+                since its last logging point (NaN if none).
+        """
+        ...
+
+
+class ProgressBar:
+    """A tqdm bar fed by the reports of one or many agents.
+
+    The bar appears at the first report, so compile time counts neither into its clock nor into
+    its steps per second. Reports of several agents for the same env-step count are merged: the
+    bar moves when a larger count arrives, and the shown return is the mean over the agents that
+    reported a finite one.
+    """
+
+    def __init__(
+        self,
+        total_steps: int,
+        interval: int = DEFAULT_INTERVAL,
+        *,
+        agents: int = 1,
+        desc: str = "train",
+        file: IO[str] | None = None,
+    ) -> None:
+        """Args:
+        total_steps: env steps of one agent's whole run (the bar's end).
+        interval: env steps between reports, at least 1.
+        agents: number of agents reporting (shown in the description only).
+        desc: the bar's label.
+        file: where the bar is drawn; standard error by default.
+        """
+        if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
+            raise ValueError(f"interval={interval!r} is outside the allowed range [1, inf)")
+        self.interval = interval
+        self.total_steps = int(total_steps)
+        self._desc = desc if agents == 1 else f"{desc} ({agents} agents)"
+        self._file = file if file is not None else sys.stderr
+        self._bar = None
+        self._steps = -1
+        self._returns: list[float] = []
+        self._shown_return = math.nan
+        self._lock = threading.Lock()  # callbacks may arrive on a runtime thread
+
+    def __call__(self, env_steps: np.ndarray, recent_return: np.ndarray) -> None:
+        steps, ret = int(env_steps), float(recent_return)
+        with self._lock:
+            if self._bar is None:
+                from tqdm.auto import tqdm
+
+                self._bar = tqdm(
+                    total=self.total_steps,
+                    initial=steps,
+                    desc=self._desc,
+                    unit=" steps",
+                    unit_scale=True,
+                    dynamic_ncols=True,
+                    file=self._file,
+                )
+                self._steps = steps
+            elif steps > self._steps:
+                self._flush_return()
+                self._bar.update(steps - self._steps)
+                self._steps = steps
+            if math.isfinite(ret):
+                self._returns.append(ret)
+
+    def _flush_return(self) -> None:
+        if self._returns:
+            self._shown_return = float(np.mean(self._returns))
+            self._returns = []
+        if math.isfinite(self._shown_return):
+            self._bar.set_postfix_str(f"return {self._shown_return:.1f}", refresh=False)
+
+    def close(self) -> None:
+        """Shows the last report and ends the bar's line (a no-op if nothing was reported)."""
+        with self._lock:
+            if self._bar is not None:
+                self._flush_return()
+                self._bar.close()
+                self._bar = None
+
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

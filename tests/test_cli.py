@@ -1,0 +1,417 @@
+"""The command line as a user drives it: ``python -m dqn_jax ...`` in a subprocess.
+
+Every subprocess pays an import and a compile, so one module-scoped fixture trains the runs that
+the eval, plot, render, resume and Python-face tests share, and the subprocesses share a
+persistent compilation cache: a seed batch and a sweep of the same size are one program, so the
+train step compiles once. The runs are quiet (the progress bar's callback would make a program
+the cache does not share between processes; ``test_progress.py`` checks it). Bad input that fails
+before anything compiles is checked through ``cli.main`` in this process (the same code path
+without a new interpreter), and once through a real subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import equinox as eqx
+import jax
+import numpy as np
+import pytest
+from PIL import Image
+
+import dqn_jax
+from dqn_jax import cli
+from dqn_jax.config_file import config_from_dict
+
+TINY_FLAGS = [
+    "--total-timesteps", "2000", "--buffer-size", "1000", "--batch-size", "32",
+    "--learning-starts", "600", "--log-interval", "500", "--eval-episodes", "2",
+    "--hidden-sizes", "16,16",
+]  # fmt: skip
+NUM_POINTS = 4  # 2000 / 500
+
+
+def run_cli(
+    commands: dict[str, list[str]], cwd: Path, env: dict[str, str]
+) -> dict[str, subprocess.CompletedProcess]:
+    """Runs ``python -m dqn_jax ARGS`` for every named command, side by side (they are
+    independent), and returns each one's exit code and output."""
+    started = {
+        name: subprocess.Popen(
+            [sys.executable, "-m", "dqn_jax", *args],
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name, args in commands.items()
+    }
+    done = {}
+    for name, process in started.items():
+        stdout, stderr = process.communicate(timeout=600)
+        done[name] = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+    return done
+
+
+def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    if result.returncode != 0:
+        raise AssertionError(f"exit {result.returncode}\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def key_free(tree):
+    """The array leaves of ``tree`` with typed keys as key data."""
+
+    def data(x):
+        is_key = jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
+        return np.asarray(jax.random.key_data(x) if is_key else x)
+
+    return [data(x) for x in jax.tree.leaves(eqx.filter(tree, eqx.is_array))]
+
+
+def assert_bitwise(a, b):
+    la, lb = key_free(a), key_free(b)
+    assert len(la) == len(lb) > 0
+    for x, y in zip(la, lb, strict=True):
+        assert x.dtype == y.dtype and np.array_equal(x, y, equal_nan=True)
+
+
+def final_evaluation_lines(stdout: str) -> list[str]:
+    lines = stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if "evaluation over" in line)
+    return lines[start:]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("cli")
+
+
+@pytest.fixture(scope="module")
+def env(workdir) -> dict[str, str]:
+    return {
+        **os.environ,
+        "JAX_PLATFORMS": "cpu",
+        "JAX_COMPILATION_CACHE_DIR": str(workdir / "jax-cache"),
+        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+    }
+
+
+@pytest.fixture(scope="module")
+def runs(workdir, env) -> dict[str, subprocess.CompletedProcess]:
+    """Every subprocess of this module, in three waves of independent commands: two seeds
+    trained split in two by a resume (``split1``, ``split2``) and in one go (``full``), a sweep
+    of the same size, then ``eval``, ``plot`` and ``render`` of ``full``."""
+    out = run_cli(
+        {
+            "split1": ["train", *TINY_FLAGS, "--seeds", "2", "--out", "runs/split",
+                       "--stop-after", "2", "--quiet"],
+            "unknown_flag": ["train", "--no-such-flag", "3"],
+        },
+        workdir,
+        env,
+    )  # fmt: skip
+    out |= run_cli(
+        {
+            "split2": ["train", "--resume", "runs/split", "--episodes", "3", "--quiet"],
+            "full": ["train", *TINY_FLAGS, "--seeds", "2", "--out", "runs/full", "--episodes",
+                     "3", "--quiet"],
+            "sweep": ["sweep", "--grid", "learning_rate=1e-3,3e-4", *TINY_FLAGS, "--out",
+                      "runs/sweep", "--episodes", "3", "--quiet"],
+        },
+        workdir,
+        env,
+    )  # fmt: skip
+    out |= run_cli(
+        {
+            "eval": ["eval", "runs/full", "--episodes", "3"],
+            "plot": ["plot", "runs/full", "--size", "640x400"],
+            "render": ["render", "runs/full", "--agent", "1"],
+        },
+        workdir,
+        env,
+    )
+    for name in ("split1", "split2", "full"):
+        ok(out[name])
+    return out
+
+
+# --- train, resume, progress ----------------------------------------------------------------------
+
+
+def test_train_saves_a_run_folder(workdir, runs):
+    folder = workdir / "runs" / "full"
+    assert {"config.json", "metrics.csv", "checkpoint.eqx"} <= {p.name for p in folder.iterdir()}
+    data = json.loads((folder / "config.json").read_text())
+    assert config_from_dict(data["config"]).hidden_sizes == (16, 16)
+    assert data["seeds"] == 2 and data["seed"] == 0 and data["grid"] is None
+    assert set(data["versions"]) == {"dqn_jax", "jax", "equinox"}
+    columns = dqn_jax.runs.read_metrics(folder)
+    assert list(columns)[:1] == ["seed"] and set(dqn_jax.Metrics._fields) <= set(columns)
+    assert len(columns["seed"]) == 2 * NUM_POINTS
+    assert sorted(set(columns["env_steps"])) == [500, 1000, 1500, 2000]
+    stdout = runs["full"].stdout
+    assert "env steps    2,000" in stdout and "Greedy evaluation over 3 episodes" in stdout
+    assert not list(folder.glob(".*tmp*"))  # no temporary files left behind
+
+
+def test_quiet_shows_no_progress(runs):
+    assert runs["split1"].stderr == runs["split2"].stderr == runs["full"].stderr == ""
+
+
+def test_resume_is_bit_identical_to_an_uninterrupted_run(workdir, runs):
+    assert "Stopped after 2 of 4 logging intervals" in runs["split1"].stdout
+    assert "--resume runs/split" in runs["split1"].stdout
+    assert "Resuming runs/split at env step 1,000" in runs["split2"].stdout
+    config_a, full = dqn_jax.load(workdir / "runs" / "full")
+    config_b, split = dqn_jax.load(workdir / "runs" / "split")
+    assert config_a == config_b
+    assert_bitwise(full.state, split.state)
+    assert_bitwise(full.metrics, split.metrics)
+    csv_full = (workdir / "runs" / "full" / "metrics.csv").read_bytes()
+    assert csv_full == (workdir / "runs" / "split" / "metrics.csv").read_bytes()
+    assert final_evaluation_lines(runs["full"].stdout) == final_evaluation_lines(
+        runs["split2"].stdout
+    )
+
+
+# --- eval, plot, render ---------------------------------------------------------------------------
+
+
+def test_eval_prints_the_final_evaluation_per_seed(runs):
+    result = ok(runs["eval"])
+    lines = final_evaluation_lines(result.stdout)
+    assert lines == final_evaluation_lines(runs["full"].stdout)
+    assert [line.split()[:2] for line in lines[1:3]] == [["seed", "0"], ["seed", "1"]]
+    assert all(w in lines[1] for w in ("mean", "std", "min"))
+
+
+def test_plot_writes_a_png_of_the_requested_size(workdir, runs):
+    result = ok(runs["plot"])
+    path = workdir / "runs" / "full" / "learning_curve.png"
+    assert str(Path("runs/full/learning_curve.png")) in result.stdout
+    with Image.open(path) as image:
+        image.verify()
+    with Image.open(path) as image:
+        assert image.format == "PNG" and image.size == (640, 400)
+
+
+def test_plot_of_several_runs_in_python(workdir, runs):
+    from dqn_jax.plotting import plot_runs
+
+    out = plot_runs(
+        [workdir / "runs" / "full", workdir / "runs" / "split"],
+        workdir / "both.png",
+        metrics=("episode_return", "loss"),
+    )
+    with Image.open(out) as image:
+        assert image.size == (1000, 450)
+
+
+def test_render_writes_an_animated_gif(workdir, runs):
+    result = ok(runs["render"])
+    path = workdir / "runs" / "full" / "episode.gif"
+    assert "frames" in result.stdout
+    with Image.open(path) as gif:
+        assert gif.format == "GIF" and gif.n_frames > 1 and gif.size == (480, 320)
+
+
+# --- sweep ----------------------------------------------------------------------------------------
+
+
+def test_sweep_saves_hparam_columns(workdir, runs):
+    sweep = ok(runs["sweep"])
+    assert "2 grid points x 1 seeds" in sweep.stdout
+    assert "learning_rate=0.001 seed 0" in sweep.stdout
+    assert "learning_rate=0.0003 seed 0" in sweep.stdout
+    folder = workdir / "runs" / "sweep"
+    columns = dqn_jax.runs.read_metrics(folder)
+    assert list(columns)[:2] == ["seed", "learning_rate"]
+    assert len(columns["seed"]) == 2 * NUM_POINTS
+    assert sorted(set(np.round(columns["learning_rate"], 7))) == [3e-4, 1e-3]
+    assert json.loads((folder / "config.json").read_text())["grid"] == {
+        "learning_rate": [1e-3, 3e-4]
+    }
+    checkpoint = dqn_jax.load_checkpoint(folder / "checkpoint.eqx")
+    np.testing.assert_array_equal(checkpoint.state.env_steps, [2000, 2000])
+    np.testing.assert_allclose(checkpoint.hparams.learning_rate, [1e-3, 3e-4], rtol=1e-6)
+    np.testing.assert_allclose(checkpoint.hparams.gamma, [0.995, 0.995], rtol=1e-6)
+
+
+# --- the Python face on a CLI run -----------------------------------------------------------------
+
+
+def test_save_load_round_trip_and_act(workdir, runs):
+    config, result = dqn_jax.load(workdir / "runs" / "full")
+    assert isinstance(result, dqn_jax.TrainResult)
+    dqn_jax.save(workdir / "copy", result, config, seed=0)
+    config2, result2 = dqn_jax.load(workdir / "copy" / "checkpoint.eqx", config)
+    assert config2 == config
+    assert_bitwise(result.state, result2.state)
+    assert_bitwise(result.q_network, result2.q_network)
+    assert (workdir / "copy" / "metrics.csv").read_bytes() == (
+        workdir / "runs" / "full" / "metrics.csv"
+    ).read_bytes()
+
+    # act on the loaded networks: vmapped over observations, and over the two agents.
+    @jax.jit
+    def act_all(networks, obs, keys):
+        agent0 = jax.tree.map(lambda x: x[0], networks)
+        greedy = jax.vmap(dqn_jax.act, in_axes=(None, 0, 0))(agent0, obs, keys)
+        per_agent = jax.vmap(dqn_jax.act, in_axes=(0, None, None))(networks, obs[0], keys[0])
+        return greedy, jax.vmap(agent0)(obs), per_agent
+
+    obs = jax.random.normal(jax.random.key(0), (5, 4))
+    greedy, q, per_agent = act_all(result.q_network, obs, jax.random.split(jax.random.key(1), 5))
+    assert greedy.shape == (5,) and greedy.dtype == np.int32 and per_agent.shape == (2,)
+    np.testing.assert_array_equal(greedy, np.argmax(q, axis=-1))
+    assert int(per_agent[0]) == int(greedy[0])
+
+
+# --- bad input ------------------------------------------------------------------------------------
+
+
+def assert_one_line_error(result, *words: str):
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+def test_unknown_flag_in_a_subprocess(runs):
+    assert_one_line_error(runs["unknown_flag"], "--no-such-flag")
+
+
+class Exited:
+    def __init__(self, code, stderr):
+        self.returncode, self.stderr = code, stderr
+
+
+def main_in_process(capsys, *argv: str) -> Exited:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(list(argv))
+    return Exited(exit_info.value.code, capsys.readouterr().err)
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["train", "--gamma", "1.5"], ["gamma=1.5", "[0, 1]"]),
+        (["--total-timesteps", "abc"], ["total_timesteps", "abc"]),
+        (["train", "--hidden-sizes", "16,x"], ["hidden_sizes"]),
+        (["train", "--double", "maybe"], ["double"]),
+        (["train", "--config", "nowhere.toml"], ["nowhere.toml"]),
+        (["sweep", "--grid", "lr=1"], ["lr", "learning_rate"]),
+        (["sweep", "--grid", "gamma=0.9,2"], ["gamma=2", "[0, 1]"]),
+        (["plot"], ["RUN"]),
+        (["eval", "does/not/exist"], ["does/not/exist"]),
+    ],
+)
+def test_bad_input_is_one_line(capsys, argv, words):
+    assert_one_line_error(main_in_process(capsys, *argv), *words)
+
+
+def test_resume_with_a_different_config_is_refused(capsys, workdir, runs):
+    result = main_in_process(
+        capsys, "train", "--resume", str(workdir / "runs" / "full"), "--hidden-sizes", "8"
+    )
+    assert_one_line_error(result, "hidden_sizes", "(16, 16)", "(8,)")
+
+
+def test_checkpoint_from_another_config_is_refused(capsys, workdir, runs):
+    other = workdir / "other"
+    shutil.copytree(workdir / "runs" / "full", other)
+    data = json.loads((other / "config.json").read_text())
+    data["config"]["hidden_sizes"] = [32]
+    (other / "config.json").write_text(json.dumps(data))
+    for command in ("eval", "render"):
+        result = main_in_process(capsys, command, str(other))
+        assert_one_line_error(result, "checkpoint.eqx", "different config", "hidden_sizes")
+
+
+def test_truncated_checkpoint_is_refused(capsys, workdir, runs):
+    broken = workdir / "broken"
+    shutil.copytree(workdir / "runs" / "full", broken)
+    path = broken / "checkpoint.eqx"
+    path.write_bytes(path.read_bytes()[:-100])
+    result = main_in_process(capsys, "eval", str(broken))
+    assert_one_line_error(result, str(path), "truncated")
+    result = main_in_process(capsys, "train", "--resume", str(broken))
+    assert_one_line_error(result, str(path), "truncated")
+
+
+def test_render_refuses_other_envs(capsys, workdir, runs):
+    other = workdir / "acrobot"
+    other.mkdir()
+    data = json.loads((workdir / "runs" / "full" / "config.json").read_text())
+    data["config"]["env_name"] = "Acrobot-v1"
+    (other / "config.json").write_text(json.dumps(data))
+    assert_one_line_error(main_in_process(capsys, "render", str(other)), "CartPole-v1 only")
+
+
+def test_out_folder_holding_a_run_is_not_overwritten(capsys, workdir, runs):
+    result = main_in_process(capsys, "train", "--out", str(workdir / "runs" / "full"))
+    assert_one_line_error(result, "--resume", "--overwrite")
+
+
+def test_plot_without_matplotlib_names_the_extra(capsys, monkeypatch, workdir, runs):
+    for name in list(sys.modules):
+        if name == "matplotlib" or name.startswith("matplotlib."):
+            monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.delitem(sys.modules, "dqn_jax.plotting", raising=False)
+    monkeypatch.delattr(dqn_jax, "plotting", raising=False)
+    result = main_in_process(capsys, "plot", str(workdir / "runs" / "full"))
+    assert_one_line_error(result, 'pip install "dqn-jax[plot]"')
+
+
+# --- parsing --------------------------------------------------------------------------------------
+
+
+def parse(*argv: str):
+    return cli.build_parser().parse_args(cli.normalise_argv(list(argv)))
+
+
+def test_no_arguments_train_the_default_config():
+    args = parse()
+    assert args.command == "train" and args.episodes == 100 and not args.quiet
+    assert args.seeds == 1 and args.out is None and args.resume is None
+    assert config_from_dict(cli._config_values(args)) == dqn_jax.DQNConfig()
+
+
+def test_flags_are_generated_from_every_config_field():
+    args = parse(
+        "--hidden-sizes", "32,32,32", "--double", "false", "--layer-norm", "--dueling", "none",
+        "--learning-rate", "3e-4",
+        "--total-timesteps", "1e5",
+    )  # fmt: skip
+    config = config_from_dict(cli._config_values(args))
+    assert config.hidden_sizes == (32, 32, 32) and config.double is False
+    assert config.layer_norm is True and config.dueling is None
+    assert parse("--env-kwargs", "a=1,b=x,c=0.5").env_kwargs == (("a", 1), ("b", "x"), ("c", 0.5))
+    assert config.learning_rate == 3e-4 and config.total_timesteps == 100_000
+    assert parse("--dueling", "max").dueling == "max"
+    help_text = cli.build_parser()._subparsers._group_actions[0].choices["train"].format_help()
+    for name in dqn_jax.DQNConfig.__dataclass_fields__:
+        assert "--" + name.replace("_", "-") in help_text
+
+
+def test_config_file_with_flags_on_top(tmp_path):
+    toml = tmp_path / "c.toml"
+    toml.write_text('hidden_sizes = [8]\nlearning_rate = 0.01\ndueling = "mean"\n')
+    config = config_from_dict(cli._config_values(parse("--config", str(toml), "--gamma", "0.9")))
+    assert config.hidden_sizes == (8,) and config.learning_rate == 0.01
+    assert config.dueling == "mean" and config.gamma == 0.9
+    yaml = tmp_path / "c.yaml"
+    yaml.write_text("config:\n  hidden_sizes: [8]\n  double: false\n")
+    pytest.importorskip("yaml")
+    config = config_from_dict(cli._config_values(parse("--config", str(yaml))))
+    assert config.hidden_sizes == (8,) and config.double is False

@@ -1,0 +1,62 @@
+"""The progress bar: host-side merging of per-agent reports, and the callback that make_train
+compiles in only when asked (traced, not compiled: a jaxpr is enough)."""
+
+from __future__ import annotations
+
+import io
+
+import jax
+import pytest
+from conftest import TINY_KWARGS
+
+import dqn_jax
+from dqn_jax import DQNConfig, HParams, ProgressBar
+
+
+def test_reports_of_many_agents_make_one_bar():
+    out = io.StringIO()
+    bar = ProgressBar(2000, 500, agents=3, file=out)
+    for steps in (500, 1000, 1500, 2000):  # what vmap does: every agent reports each point
+        for agent in range(3):
+            bar(steps, float("nan") if steps == 500 else 10.0 * (agent + 1))
+    bar.close()
+    text = out.getvalue()
+    assert "train (3 agents)" in text and "2.00k/2.00k" in text
+    assert "return 20.0" in text  # the mean over agents
+    assert "6.00k" not in text
+
+
+def test_bar_rejects_a_bad_interval():
+    with pytest.raises(ValueError, match="interval"):
+        ProgressBar(100, 0)
+
+
+def test_nothing_reported_means_no_bar():
+    out = io.StringIO()
+    ProgressBar(100, 10, file=out).close()
+    assert out.getvalue() == ""
+
+
+def count_callbacks(jaxpr) -> int:
+    return str(jaxpr).count("debug_callback[")
+
+
+@pytest.mark.parametrize("agents", [None, 2])
+def test_callback_is_compiled_in_only_with_progress(agents):
+    config = DQNConfig(**TINY_KWARGS)
+    hparams = HParams.from_config(config)
+    key = jax.random.key(0) if agents is None else jax.random.split(jax.random.key(0), agents)
+    counts = []
+    for progress in (None, ProgressBar(config.total_timesteps, 100)):
+        train = dqn_jax.make_train(config, progress=progress)
+        state = jax.eval_shape(train.init, jax.random.key(0), hparams)
+        step = train.step
+        if agents is not None:
+            state = jax.eval_shape(jax.vmap(train.init, in_axes=(0, None)), key, hparams)
+            step = jax.vmap(train.step, in_axes=(0, None, None))
+        jaxpr = jax.make_jaxpr(step)(state, hparams, 0)
+        counts.append(count_callbacks(jaxpr))
+        if progress is not None:
+            assert "cond" in str(jaxpr)
+    # Under vmap the callback is unrolled once per agent; without progress there is none.
+    assert counts == [0, agents or 1]
