@@ -244,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     plot = sub.add_parser(
         "plot",
         help="learning curves of runs to PNG",
-        description="Learning curves (mean and 95%% CI band over seeds) of one or more runs.",
+        description="Learning curves (mean and 95% CI band over seeds) of one or more runs.",
     )
     plot.add_argument("runs", nargs="+", metavar="RUN", help="run folders")
     plot.add_argument(

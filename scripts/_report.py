@@ -53,28 +53,3 @@ def write_section(name: str, body: str) -> None:
         else f"{text.rstrip()}\n\n{block}\n"
     )
     BENCHMARKS.write_text(text)
-
-
-T_975 = {  # two-sided 95% Student-t quantiles by degrees of freedom
-    1: 12.71,
-    2: 4.30,
-    3: 3.18,
-    4: 2.78,
-    5: 2.57,
-    6: 2.45,
-    7: 2.36,
-    8: 2.31,
-    9: 2.26,
-    10: 2.23,
-    14: 2.14,
-    19: 2.09,
-    29: 2.05,
-    31: 2.04,
-}
-
-
-def t_quantile(dof: int) -> float:
-    """The two-sided 95% Student-t quantile for ``dof`` degrees of freedom (rounded down to a
-    tabulated ``dof``, which widens the interval slightly)."""
-    known = [k for k in sorted(T_975) if k <= dof]
-    return T_975[known[-1]] if known else T_975[1]

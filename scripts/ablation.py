@@ -22,10 +22,11 @@ from pathlib import Path
 import jax
 import matplotlib
 import numpy as np
-from _report import command, machine, t_quantile, write_section
+from _report import command, machine, write_section
 
 import dqn_jax
 from dqn_jax.config import PRESETS
+from dqn_jax.plotting import t95
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -71,7 +72,7 @@ def run_variant(config: dqn_jax.DQNConfig, seeds: int, threshold: float) -> dict
 
 
 def ci_half(x: np.ndarray) -> float:
-    return float(t_quantile(len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)))
+    return float(t95(len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)))
 
 
 def plot(env_name: str, threshold: float, runs: dict[str, dict], out: Path) -> None:

@@ -37,11 +37,13 @@ BASE = dict(
     rank_resort_interval=100,
 )
 
+# Each flag appears in at least one variant; every variant combines several, since each one
+# costs a compile of the whole vmapped run.
 VARIANTS = {
-    "per_proportional": dict(prioritized="proportional"),
-    "per_rank_3_step": dict(prioritized="rank", n_step=3),
-    "boltzmann_dueling_max": dict(exploration="boltzmann", dueling="max"),
-    "huber_dueling_mean_2_step": dict(loss="huber", huber_delta=2.0, dueling="mean", n_step=2),
+    "per_proportional_boltzmann": dict(prioritized="proportional", exploration="boltzmann"),
+    "per_rank_3_step_huber_dueling_max": dict(
+        prioritized="rank", n_step=3, loss="huber", huber_delta=2.0, dueling="max"
+    ),
     "rainbow_lite": DQNConfig.preset("rainbow_lite", **BASE).__dict__,
 }
 
