@@ -28,6 +28,7 @@ from dqn_jax import replay as replay_lib
 from dqn_jax.config import DQNConfig, HParams
 from dqn_jax.networks import QNetwork
 from dqn_jax.replay import ReplayState, Transition
+from dqn_jax.stats import t_critical
 from dqn_jax.update import QParams
 
 __all__ = [
@@ -1212,22 +1213,6 @@ def check_importance_weights(fn: Callable[..., Array]) -> None:
 
 
 @functools.cache
-def t_critical(dof: int, level: float = 0.95) -> float:
-    """Two-sided Student-t critical value: ``P(|T| <= t) = level`` for ``T ~ t(dof)``.
-
-    Uses ``P(|T| <= t) = 1 - I_{dof / (dof + t^2)}(dof / 2, 1 / 2)`` (regularised incomplete
-    beta) and bisection.
-    """
-    if dof < 1:
-        raise ValueError(f"dof={dof} must be at least 1")
-    lo, hi = 0.0, 1000.0
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        inside = 1.0 - float(jax.scipy.special.betainc(dof / 2, 0.5, dof / (dof + mid**2)))
-        lo, hi = (mid, hi) if inside < level else (lo, mid)
-    return 0.5 * (lo + hi)
-
-
 def check_confidence_band(fn: Callable[..., tuple[Array, Array]]) -> None:
     """Checks ``confidence_band(curves) -> (mean, half_width)``.
 

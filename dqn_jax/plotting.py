@@ -16,6 +16,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from dqn_jax.runs import grid_of, read_config, read_metrics
+from dqn_jax.stats import t_critical
 from dqn_jax.train import Metrics
 
 DEFAULT_METRICS = ("episode_return", "eval_return")
@@ -28,19 +29,6 @@ TITLES = {
     "grad_norm": "gradient norm",
     "episodes": "episodes per logging interval",
 }
-
-# Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom.
-_T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
-        2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
-        2.060, 2.056, 2.052, 2.048, 2.045, 2.042)  # fmt: skip
-
-
-def t95(dof: int) -> float:
-    """The 97.5% quantile of Student's t with ``dof`` >= 1 degrees of freedom."""
-    if dof <= len(_T95):
-        return _T95[dof - 1]
-    z = 1.959964
-    return z + (z**3 + z) / (4 * dof)  # Cornish-Fisher; within 1e-3 above 30 dof
 
 
 def curve_stats(
@@ -60,7 +48,7 @@ def curve_stats(
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
         mean = np.nanmean(values, axis=0)
         std = np.nanstd(values, axis=0, ddof=1)
-    t = np.array([t95(int(n) - 1) if n > 1 else 0.0 for n in count])
+    t = np.array([t_critical(int(n) - 1) if n > 1 else 0.0 for n in count])
     half = np.where(count > 1, t * std / np.sqrt(np.maximum(count, 1)), 0.0)
     return mean, half
 

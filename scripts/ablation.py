@@ -26,7 +26,7 @@ from _report import command, machine, write_section
 
 import dqn_jax
 from dqn_jax.config import PRESETS
-from dqn_jax.plotting import t95
+from dqn_jax.stats import t_critical
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -72,7 +72,7 @@ def run_variant(config: dqn_jax.DQNConfig, seeds: int, threshold: float) -> dict
 
 
 def ci_half(x: np.ndarray) -> float:
-    return float(t95(len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)))
+    return float(t_critical(len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)))
 
 
 def plot(env_name: str, threshold: float, runs: dict[str, dict], out: Path) -> None:

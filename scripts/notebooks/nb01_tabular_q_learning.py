@@ -156,7 +156,7 @@ CELLS = [
         Q_STAR = value_iteration(GAMMA)
         V_STAR = np.asarray(Q_STAR.max(axis=1))
         OPEN = ~np.asarray(WALL) & (np.arange(NUM_STATES) != GOAL)  # the states an agent can be in
-        steps_to_goal = int(round(np.log(1 + (1 - GAMMA) * V_STAR[START]) / np.log(GAMMA)))
+        steps_to_goal = round(np.log(1 + (1 - GAMMA) * V_STAR[START]) / np.log(GAMMA))
         print(f"V*(start) = {V_STAR[START]:.3f}: the shortest path takes {steps_to_goal} steps")
 
         fig, ax = plt.subplots(figsize=(5, 3.2))

@@ -307,7 +307,7 @@ CELLS = [
         for i, alpha in enumerate(alphas):
             axes[0].plot(errors[alpha][0], color=f"C{i}", lw=1, label=f"alpha={alpha}")
             axes[1].plot(errors[alpha][1], color=f"C{i}", lw=1, label=f"alpha={alpha}")
-        for ax, name in zip(axes[:2], ["Monte Carlo targets", "TD(0) targets"]):
+        for ax, name in zip(axes[:2], ["Monte Carlo targets", "TD(0) targets"], strict=True):
             ax.set(xlabel="steps of experience", ylabel="RMS value error", ylim=(0, 0.6), title=name)
             ax.legend(fontsize=8)
         states = np.arange(WALK_STATES)

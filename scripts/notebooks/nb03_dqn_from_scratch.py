@@ -612,9 +612,9 @@ CELLS = [
             return dqn_jax.evaluate(net, config, key, NUM_EVAL).mean()
 
 
-        scratch_scores = [greedy_score(eqx.combine(jax.tree.map(lambda x: x[i], scratch_params), static), eval_keys[i])
+        scratch_scores = [greedy_score(eqx.combine(jax.tree.map(lambda x, i=i: x[i], scratch_params), static), eval_keys[i])
                           for i in range(NUM_SEEDS)]
-        library_scores = [greedy_score(jax.tree.map(lambda x: x[i], library.q_network), eval_keys[i])
+        library_scores = [greedy_score(jax.tree.map(lambda x, i=i: x[i], library.q_network), eval_keys[i])
                           for i in range(NUM_SEEDS)]
 
         steps = LOG_EVERY * np.arange(1, NUM_LOGS + 1)
@@ -630,7 +630,7 @@ CELLS = [
         axes[1].semilogy(steps, np.asarray(library.metrics.loss).mean(0), label="dqn_jax.make_train")
         axes[1].set(xlabel="env steps", ylabel="mean TD loss", title="TD loss")
         axes[1].legend(fontsize=8)
-        for x, (name, scores) in enumerate([("scratch", scratch_scores), ("library", library_scores)]):
+        for x, scores in enumerate([scratch_scores, library_scores]):
             axes[2].scatter(np.full(NUM_SEEDS, x), scores, color=f"C{x}")
         axes[2].set(xticks=[0, 1], xticklabels=["scratch", "library"], xlim=(-0.5, 1.5), ylim=(0, 520),
                     ylabel=f"greedy return ({NUM_EVAL} episodes)", title="final networks")

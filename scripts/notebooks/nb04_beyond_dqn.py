@@ -183,7 +183,7 @@ CELLS = [
             ax.legend(fontsize=8)
         plt.tight_layout()
         plt.show()
-        for count, (plain, double) in zip(ACTION_COUNTS, bias):
+        for count, (plain, double) in zip(ACTION_COUNTS, bias, strict=True):
             print(f"K={count:2d}: DQN bias {plain:+.3f}, Double DQN bias {double:+.3f}")
         """
     ),

@@ -300,7 +300,7 @@ CELLS = [
         axes[1].legend(fontsize=8)
         plt.tight_layout()
         plt.show()
-        for lr, m, h in zip(LEARNING_RATES, mean, half):
+        for lr, m, h in zip(LEARNING_RATES, mean, half, strict=True):
             print(f"lr={lr:g}: {m:6.1f} +- {h:5.1f}")
         """
     ),
