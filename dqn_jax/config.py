@@ -68,15 +68,27 @@ HPARAM_RANGES: dict[str, _Range] = {
 PRIORITIZED = (None, "proportional", "rank")
 EXPLORATION = ("epsilon_greedy", "boltzmann")
 
-# Named combinations of the DQN family; every flag also works alone.
+
+def _variant(
+    double: bool = False,
+    dueling: str | None = None,
+    prioritized: str | None = None,
+    n_step: int = 1,
+) -> dict[str, Any]:
+    return dict(double=double, dueling=dueling, prioritized=prioritized, n_step=n_step)
+
+
+# Named combinations of the DQN family (every flag also works alone). Each preset sets every
+# switch of the family, so it means the same whatever the defaults are.
 PRESETS: dict[str, dict[str, Any]] = {
-    "dqn": dict(double=False),
-    "double": dict(double=True),
-    "dueling": dict(double=False, dueling="mean"),
-    "double_dueling": dict(double=True, dueling="mean"),
-    "per": dict(double=False, prioritized="proportional"),
-    "double_dueling_per": dict(double=True, dueling="mean", prioritized="proportional"),
-    "rainbow_lite": dict(double=True, dueling="mean", prioritized="proportional", n_step=3),
+    "dqn": _variant(),
+    "double": _variant(double=True),
+    "dueling": _variant(dueling="mean"),
+    "double_dueling": _variant(double=True, dueling="mean"),
+    "per": _variant(prioritized="proportional"),
+    "n_step": _variant(n_step=3),
+    "double_dueling_per": _variant(double=True, dueling="mean", prioritized="proportional"),
+    "rainbow_lite": _variant(double=True, dueling="mean", prioritized="proportional", n_step=3),
 }
 
 
@@ -162,9 +174,10 @@ class DQNConfig:
     """Where the Huber loss turns from quadratic to linear (traced)."""
     double: bool = True
     """Double DQN: the online net picks the next action, the target net values it."""
-    n_step: int = 1
+    n_step: int = 3
     """Steps summed before bootstrapping (1 is one-step Q-learning); the sum stops at an
-    episode's end, and a truncation still bootstraps."""
+    episode's end, and a truncation still bootstraps. 3 solved 58 of 60 CartPole seeds
+    against 1's 24 of 30 (BENCHMARKS.md)."""
 
     # --- prioritized replay ---
     prioritized: str | None = None
@@ -254,6 +267,16 @@ class DQNConfig:
                 f"total_timesteps={self.total_timesteps} is outside the allowed range "
                 f"[1, {INT32_MAX - self.train_frequency}] (env steps are counted in int32)"
             )
+        _check_multiple("train_frequency", self.train_frequency, "num_envs", self.num_envs)
+        _check_multiple("log_interval", self.log_interval, "train_frequency", self.train_frequency)
+        if self.prioritized == "rank":
+            _check_multiple(
+                "rank_resort_interval",
+                self.rank_resort_interval,
+                "train_frequency",
+                self.train_frequency,
+            )
+        _check_multiple("total_timesteps", self.total_timesteps, "log_interval", self.log_interval)
         if self.batch_size > self.buffer_size:
             raise ValueError(
                 f"batch_size={self.batch_size} must not exceed buffer_size={self.buffer_size}"
@@ -280,15 +303,6 @@ class DQNConfig:
                 f"batch_size={self.batch_size} + (n_step - 1) * num_envs = {least}, so the first "
                 f"batch is drawn from real transitions"
             )
-        _check_multiple("train_frequency", self.train_frequency, "num_envs", self.num_envs)
-        _check_multiple("log_interval", self.log_interval, "train_frequency", self.train_frequency)
-        _check_multiple(
-            "rank_resort_interval",
-            self.rank_resort_interval,
-            "train_frequency",
-            self.train_frequency,
-        )
-        _check_multiple("total_timesteps", self.total_timesteps, "log_interval", self.log_interval)
         if self.learning_starts > self.total_timesteps:
             raise ValueError(
                 f"learning_starts={self.learning_starts} leaves no gradient step: it must be at "
@@ -324,9 +338,11 @@ class DQNConfig:
     def preset(cls, name: str, **overrides: Any) -> DQNConfig:
         """A named combination of the family (``PRESETS``), with ``overrides`` applied.
 
-        ``"dqn"``, ``"double"``, ``"dueling"``, ``"double_dueling"``, ``"per"``,
-        ``"double_dueling_per"`` and ``"rainbow_lite"`` (Double + Dueling + proportional PER +
-        3-step returns); the other fields keep their defaults.
+        ``"dqn"`` (no extension), ``"double"``, ``"dueling"``, ``"double_dueling"``,
+        ``"per"``, ``"n_step"`` (3-step returns), ``"double_dueling_per"`` and
+        ``"rainbow_lite"`` (Double + Dueling + proportional PER + 3-step returns). A preset
+        sets all four switches (``double``, ``dueling``, ``prioritized``, ``n_step``); the
+        other fields keep their defaults, and ``overrides`` apply last.
         """
         if name not in PRESETS:
             raise ValueError(f"preset={name!r} must be one of {tuple(PRESETS)}")

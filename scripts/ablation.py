@@ -3,8 +3,8 @@ environment), scored by its final networks.
 
     python scripts/ablation.py --seeds 10 --write
 
-Every variant is plain DQN (``double=False``, the other fields at their ``DQNConfig`` defaults)
-plus one component, except ``double`` (the library default) and ``rainbow_lite`` (Double +
+Every variant is plain DQN (the ``"dqn"`` preset: no Double, Dueling, PER or n-step; the other
+fields at their ``DQNConfig`` defaults) plus one component, except ``rainbow_lite`` (Double +
 Dueling + proportional PER + 3-step). For each, the table gives the final networks' greedy
 return (mean over seeds of a 100-episode mean, with a 95% Student-t interval), the seeds whose
 final network reaches the solve threshold, and the env steps at which the in-training greedy
@@ -31,14 +31,16 @@ from dqn_jax.stats import t_critical
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+# Every variant sets all the family's switches (the presets do), so the table does not depend on
+# the library defaults; each changes one thing from plain DQN, except rainbow-lite.
 VARIANTS: dict[str, dict] = {
-    "dqn": dict(double=False),
-    "double": dict(double=True),
-    "dueling": dict(double=False, dueling="mean"),
-    "per_proportional": dict(double=False, prioritized="proportional"),
-    "per_rank": dict(double=False, prioritized="rank"),
-    "n_step_3": dict(double=False, n_step=3),
-    "boltzmann": dict(double=False, exploration="boltzmann"),
+    "dqn": PRESETS["dqn"],
+    "double": PRESETS["double"],
+    "dueling": PRESETS["dueling"],
+    "per_proportional": PRESETS["per"],
+    "per_rank": {**PRESETS["dqn"], "prioritized": "rank"},
+    "n_step_3": PRESETS["n_step"],
+    "boltzmann": {**PRESETS["dqn"], "exploration": "boltzmann"},
     "rainbow_lite": PRESETS["rainbow_lite"],
 }
 
@@ -159,8 +161,8 @@ def main() -> None:
                 "## The DQN family: ablation",
                 f"Machine: {machine()}.",
                 f"Command: `{command()}`.",
-                "Each variant is plain DQN (`double=False`, other fields at the `DQNConfig` "
-                "defaults) plus one component; `double` is the library default and "
+                "Each variant is plain DQN (the `dqn` preset: no Double, Dueling, PER or "
+                "n-step; other fields at the `DQNConfig` defaults) plus one component; "
                 "`rainbow_lite` is Double + Dueling(mean) + proportional PER + 3-step. Seeds "
                 f"`split(key(0), {args.seeds})`, one vmapped program per row; final networks "
                 "evaluated on 100 greedy episodes each (seeds `split(key(1), N)`). Time is "

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from dqn_jax import DQNConfig, HParams, make_env
-from dqn_jax.config import HPARAM_RANGES
+from dqn_jax.config import HPARAM_RANGES, PRESETS
 
 
 def raises_naming(name, value, *rest):
@@ -189,7 +189,7 @@ def test_unknown_exploration_raises():
 
 def test_rank_resort_interval_not_multiple_of_train_frequency_raises():
     with raises_naming("rank_resort_interval", "1001", "train_frequency=4"):
-        DQNConfig(rank_resort_interval=1001)
+        DQNConfig(prioritized="rank", rank_resort_interval=1001)
 
 
 def test_temperature_decay_steps_must_be_an_integer():
@@ -197,14 +197,16 @@ def test_temperature_decay_steps_must_be_an_integer():
         DQNConfig(temperature_decay_steps=1.5)
 
 
-@pytest.mark.parametrize(
-    "name",
-    ["dqn", "double", "dueling", "double_dueling", "per", "double_dueling_per", "rainbow_lite"],
-)
-def test_presets_are_valid_configs(name):
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_presets_set_every_switch_of_the_family(name):
     config = DQNConfig.preset(name)
-    assert isinstance(config, DQNConfig)
-    assert config.double == (name not in ("dqn", "dueling", "per"))
+    switches = (config.double, config.dueling, config.prioritized, config.n_step)
+    assert switches == (
+        "double" in name or name == "rainbow_lite",
+        "mean" if "dueling" in name or name == "rainbow_lite" else None,
+        "proportional" if "per" in name or name == "rainbow_lite" else None,
+        3 if name in ("n_step", "rainbow_lite") else 1,
+    )
 
 
 def test_rainbow_lite_combines_double_dueling_per_and_n_step():

@@ -121,7 +121,7 @@ def test_sample_sequences_are_consecutive_steps_of_one_env(steps, capacity):
 
 def test_n_step_train_runs_and_differs_from_one_step():
     kwargs = {**TINY_KWARGS, "total_timesteps": 1000, "learning_starts": 200}
-    one = jax.jit(make_train(DQNConfig(**kwargs)))(key(0))
+    one = jax.jit(make_train(DQNConfig(**kwargs, n_step=1)))(key(0))
     three = jax.jit(make_train(DQNConfig(**kwargs, n_step=3)))(key(0))
     assert np.isfinite(np.asarray(three.metrics.loss)[-1])
     assert not np.allclose(np.asarray(one.metrics.loss), np.asarray(three.metrics.loss))

@@ -558,7 +558,7 @@ CELLS = [
         ## The same agent from the library
 
         `dqn_jax.make_train` builds the same algorithm from a validated `DQNConfig`. We set
-        it to the choices made above: plain (not Double) DQN, no LayerNorm, $\gamma = 0.99$,
+        it to the choices made above: plain (not Double) one-step DQN, no LayerNorm, $\gamma = 0.99$,
         the same sizes, schedule and optimizer. (Its defaults, tuned for CartPole, differ: see
         `DQNConfig`'s documentation.) `eval_episodes=0` turns off its in-training greedy
         evaluation, since our version has none.
@@ -582,6 +582,7 @@ CELLS = [
             max_grad_norm=MAX_GRAD_NORM,
             gamma=GAMMA,
             double=False,
+            n_step=1,
             layer_norm=False,
             hidden_sizes=(HIDDEN, HIDDEN),
             epsilon_start=EPSILON_START,
@@ -658,7 +659,7 @@ CELLS = [
           loss and the return?
         * Make the buffer tiny (`BUFFER_SIZE = 1_000`): the samples become correlated and the
           agent forgets what it learned earlier in the run.
-        * The library's defaults add Double DQN, LayerNorm and $\gamma = 0.995$:
+        * The library's defaults add Double DQN, 3-step returns, LayerNorm and $\gamma = 0.995$:
           `dqn_jax.make_train(dqn_jax.DQNConfig())`. Notebook 4 looks at Double DQN and other
           extensions.
         """

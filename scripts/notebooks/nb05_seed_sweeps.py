@@ -77,8 +77,8 @@ CELLS = [
         below reuses the very same compiled program.
 
         To keep this notebook short we train for 20,000 env steps with minibatches of 64, a
-        smaller budget than `DQNConfig()`'s 50,000 steps and minibatches of 128; the other
-        settings are the defaults. Many seeds are still learning at the end, which is exactly
+        smaller budget than `DQNConfig()`'s 50,000 steps and minibatches of 128, and one-step
+        targets (`n_step=1`; the default is 3); the other settings are the defaults. Many seeds are still learning at the end, which is exactly
         when seeds disagree the most.
         """
     ),
@@ -89,6 +89,7 @@ CELLS = [
             total_timesteps=2_000 if FAST else 20_000,
             buffer_size=2_000 if FAST else 20_000,
             batch_size=64,
+            n_step=1,
             learning_starts=500,
             log_interval=500 if FAST else 2_000,
             eval_episodes=2 if FAST else 4,
