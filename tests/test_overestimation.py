@@ -81,6 +81,7 @@ def overestimation(double: bool) -> np.ndarray:
         learning_rate=0.03,
         lr_decay=False,
         gamma=GAMMA,
+        n_step=1,  # the bias enters through the one-step bootstrap max_b Q(B, b)
         double=double,
         layer_norm=False,
         hidden_sizes=(32,),
