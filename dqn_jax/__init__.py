@@ -3,6 +3,7 @@
 from dqn_jax import prioritized, replay, sum_tree
 from dqn_jax.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from dqn_jax.config import DQNConfig, HParams
+from dqn_jax.divergence import DivergenceError, check
 from dqn_jax.envs import EnvSpec, make_env, supported_envs
 from dqn_jax.evaluation import evaluate
 from dqn_jax.exploration import boltzmann, epsilon_greedy, linear_schedule
@@ -12,6 +13,7 @@ from dqn_jax.prioritized import PriorityState
 from dqn_jax.progress import ProgressBar
 from dqn_jax.replay import ReplayState, Transition
 from dqn_jax.runs import load, save
+from dqn_jax.sweep import SweepResult, bytes_per_agent, sweep, to_table
 from dqn_jax.target_network import crossings, update_target
 from dqn_jax.train import LogAccumulator, Metrics, TrainResult, TrainState, make_train
 from dqn_jax.update import (
@@ -35,6 +37,7 @@ __all__ = [
     "Batch",
     "Checkpoint",
     "DQNConfig",
+    "DivergenceError",
     "EnvSpec",
     "HParams",
     "LogAccumulator",
@@ -44,6 +47,7 @@ __all__ = [
     "QNetwork",
     "QParams",
     "ReplayState",
+    "SweepResult",
     "TrainResult",
     "TrainState",
     "Transition",
@@ -51,6 +55,8 @@ __all__ = [
     "act",
     "batch_from_sequence",
     "boltzmann",
+    "bytes_per_agent",
+    "check",
     "crossings",
     "double_q_learning_target",
     "epsilon_greedy",
@@ -69,7 +75,9 @@ __all__ = [
     "save_checkpoint",
     "sum_tree",
     "supported_envs",
+    "sweep",
     "td_loss",
     "td_update",
+    "to_table",
     "update_target",
 ]

@@ -15,7 +15,6 @@ import functools
 import hashlib
 import io
 import json
-import os
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -23,12 +22,23 @@ import equinox as eqx
 import jax
 import numpy as np
 
+from dqn_jax.atomic_file import write_atomic
 from dqn_jax.config import DQNConfig, HParams
 from dqn_jax.config_file import config_diff, config_from_dict, config_to_dict
 from dqn_jax.train import Metrics, TrainState, make_train
 
 FORMAT = "dqn-jax-checkpoint"
-VERSION = 1
+VERSION = 2  # 2: TrainState and Metrics carry diverged_at
+HEADER_FIELDS = (
+    "config",
+    "interval",
+    "batch_shape",
+    "hparams_shape",
+    "metrics_dtypes",
+    "key_impls",
+    "payload_bytes",
+    "sha256",
+)
 
 
 class Checkpoint(NamedTuple):
@@ -102,7 +112,8 @@ def _like(
 
 def save_checkpoint(path: str | Path, checkpoint: Checkpoint) -> None:
     """Writes ``checkpoint`` to ``path``: to a temporary file in the same folder, then
-    ``os.replace``, so a crash leaves either the old file or the new one, never half of one."""
+    ``os.replace`` (``dqn_jax.atomic_file``), so a crash leaves either the old file or the new
+    one, never half of one."""
     path = Path(path)
     state, hparams, metrics = checkpoint.state, checkpoint.hparams, checkpoint.metrics
     batch_shape = checkpoint.batch_shape
@@ -129,16 +140,7 @@ def save_checkpoint(path: str | Path, checkpoint: Checkpoint) -> None:
         "payload_bytes": len(payload),
         "sha256": hashlib.sha256(payload).hexdigest(),
     }
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(json.dumps(header).encode() + b"\n")
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomic(path, json.dumps(header).encode() + b"\n" + payload)
 
 
 def read_header(path: str | Path) -> dict[str, Any]:
@@ -160,6 +162,9 @@ def read_header(path: str | Path) -> dict[str, Any]:
             f"{path}: checkpoint format version {header.get('version')!r}, this dqn-jax reads "
             f"version {VERSION}"
         )
+    missing = [name for name in HEADER_FIELDS if name not in header]
+    if missing:
+        raise ValueError(f"{path}: corrupted checkpoint header (no field {', '.join(missing)})")
     return header
 
 

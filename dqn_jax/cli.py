@@ -2,7 +2,7 @@
 
     dqn-jax train  [--config FILE] [--FIELD VALUE ...] [--seeds N] [--out runs/NAME]
     dqn-jax train  --resume runs/NAME
-    dqn-jax sweep  --grid learning_rate=1e-3,3e-4 gamma=0.99,0.995 [--seeds N] [--out ...]
+    dqn-jax sweep  --grid learning_rate=1e-3,3e-4 gamma=0.99,0.995 [--seeds N] [--chunk-size K]
     dqn-jax eval   runs/NAME [--episodes 100]
     dqn-jax plot   runs/NAME [runs/OTHER ...] [--out curves.png]
     dqn-jax render runs/NAME [--out episode.gif]
@@ -140,15 +140,13 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         )
 
 
-def _add_run_flags(parser: argparse.ArgumentParser, *, sweep: bool) -> None:
+def _add_run_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="integer seed of the run (default 0)")
     parser.add_argument(
         "--seeds",
         type=_int_at_least(1),
         default=1,
-        help="agents trained side by side as one vmapped program"
-        + (" per grid point" if sweep else "")
-        + " (default 1)",
+        help="agents trained side by side as one vmapped program (default 1)",
     )
     parser.add_argument("--out", metavar="DIR", help="save the run into this folder (runs/NAME)")
     parser.add_argument(
@@ -187,6 +185,58 @@ def _add_training_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _byte_size(text: str) -> int:
+    """``"512M"``, ``"2G"`` or a plain number of bytes (powers of 1024)."""
+    units = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+    number, unit = (text[:-1], text[-1].upper()) if text[-1:].upper() in units else (text, "")
+    try:
+        value = float(number) * units.get(unit, 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size such as 512M or 2G") from None
+    if not 1 <= value < math.inf:
+        raise argparse.ArgumentTypeError(f"{text} is outside the allowed range [1, inf) bytes")
+    return int(value)
+
+
+def _add_sweep_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seed", type=int, default=0, help="integer seed of the run (default 0)")
+    parser.add_argument(
+        "--seeds", type=_int_at_least(1), default=1, help="seeds per grid point (default 1)"
+    )
+    parser.add_argument("--out", metavar="DIR", help="save the run into this folder (runs/NAME)")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace a run already saved in --out"
+    )
+    memory = parser.add_mutually_exclusive_group()
+    memory.add_argument(
+        "--chunk-size",
+        type=_int_at_least(1),
+        metavar="K",
+        help="train K agents at a time, in sequential chunks of one compiled program "
+        "(default: all at once)",
+    )
+    memory.add_argument(
+        "--memory-budget",
+        type=_byte_size,
+        metavar="BYTES",
+        help="chunk so the training states each device holds fit in BYTES (e.g. 4G)",
+    )
+    parser.add_argument(
+        "--episodes",
+        type=_int_at_least(0),
+        default=100,
+        help="greedy episodes of the final evaluation per agent (default 100; 0 skips it)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--progress-interval",
+        type=_int_at_least(1),
+        default=None,
+        metavar="STEPS",
+        help="env steps between progress-bar updates (default 1000)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = _Parser(
@@ -202,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(config.json, metrics.csv, checkpoint.eqx) and can be resumed.",
     )
     _add_config_flags(train)
-    _add_run_flags(train, sweep=False)
+    _add_run_flags(train)
     train.add_argument(
         "--resume",
         metavar="DIR",
@@ -214,7 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
         "sweep",
         help="a grid over traced hyper-parameters x seeds, as one vmapped program",
         description="Train every combination of the --grid values, each with --seeds seeds, as "
-        "one program (vmapped over grid points and seeds).",
+        "one program (vmapped over grid points and seeds, sharded over the devices, in chunks "
+        "with --chunk-size or --memory-budget). The run is saved at its end.",
     )
     sweep.add_argument(
         "--grid",
@@ -224,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="traced hyper-parameters (HParams fields) and their values",
     )
     _add_config_flags(sweep)
-    _add_run_flags(sweep, sweep=True)
+    _add_sweep_flags(sweep)
     sweep.set_defaults(handler=_cmd_sweep)
 
     evaluate = sub.add_parser(
@@ -445,6 +496,7 @@ def _run(
     print(f"Trained in {seconds:.1f} s (compile included).")
     if folder is not None:
         print(f"Saved {folder}: {CONFIG_FILE}, {METRICS_FILE}, {CHECKPOINT_FILE}")
+    _check_divergence(checkpoint, info)
     if checkpoint.interval < config.num_logs:
         print(
             f"Stopped after {checkpoint.interval} of {config.num_logs} logging intervals"
@@ -456,6 +508,14 @@ def _run(
         returns = _evaluate_agents(config, checkpoint.state, key, args.episodes)
         labels = _agent_labels(info, checkpoint.hparams, checkpoint.batch_shape)
         _print_evaluation(returns, labels, args.episodes)
+
+
+def _check_divergence(checkpoint: Any, info: Any) -> None:
+    """A ``DivergenceError`` (exit status 1, one line) naming each diverged agent's seed."""
+    from dqn_jax.divergence import check
+
+    num = int(np.prod(checkpoint.batch_shape, dtype=int))
+    check(checkpoint, seeds=[agent % info.seeds for agent in range(num)])
 
 
 def _batch_shape_of(start: Any) -> tuple[int, ...]:
@@ -548,23 +608,59 @@ def _parse_grid(items: Sequence[str], config: Any) -> dict[str, list[float]]:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> None:
-    from dqn_jax.runs import RunInfo, agent_hparams, agent_keys, write_config
+    import jax
+
+    from dqn_jax.checkpoint import Checkpoint, save_checkpoint
+    from dqn_jax.progress import DEFAULT_INTERVAL
+    from dqn_jax.runs import (
+        CHECKPOINT_FILE,
+        CONFIG_FILE,
+        METRICS_FILE,
+        RunInfo,
+        write_config,
+        write_metrics,
+    )
+    from dqn_jax.sweep import sweep
 
     config = _config(_config_values(args))
     grid = _parse_grid(args.grid, config)
     folder = _new_run_folder(args.out, args.overwrite)
     points = math.prod(len(values) for values in grid.values())
     agents = points * args.seeds
-    info = RunInfo(config, args.seed, args.seeds, grid)
-    if folder is not None:
-        write_config(folder, info)
     print(
         f"Sweeping {points} grid points x {args.seeds} seeds ({agents} agents as one program) "
         f"on {config.env_name} for {config.total_timesteps:,} env steps ...",
         flush=True,
     )
-    hparams = agent_hparams(config, grid, args.seeds, agents)
-    _run(config, (agent_keys(args.seed, args.seeds, agents), hparams), info, folder, args)
+    begin = time.perf_counter()
+    swept = sweep(
+        config,
+        args.seeds,
+        grid,
+        key=jax.random.key(args.seed),
+        chunk_size=args.chunk_size,
+        memory_budget=args.memory_budget,
+        progress=False if args.quiet else args.progress_interval or DEFAULT_INTERVAL,
+        keep_state=True,
+    )
+    seconds = time.perf_counter() - begin
+    # Saved runs keep one flat agents axis (agent g * seeds + s), like a seed batch.
+    result = jax.tree.map(lambda x: x.reshape(agents, *x.shape[2:]), swept.result)
+    hparams = jax.tree.map(lambda x: np.repeat(np.asarray(x), args.seeds, axis=0), swept.hparams)
+    info = RunInfo(config, args.seed, args.seeds, grid)
+    _print_table(result.metrics)
+    print(f"Trained in {seconds:.1f} s (compile included).")
+    if folder is not None:
+        write_config(folder, info)
+        checkpoint = Checkpoint(config, result.state, hparams, result.metrics, config.num_logs)
+        save_checkpoint(folder / CHECKPOINT_FILE, checkpoint)
+        write_metrics(folder, result.metrics, hparams, tuple(grid), args.seeds)
+        print(f"Saved {folder}: {CONFIG_FILE}, {METRICS_FILE}, {CHECKPOINT_FILE}")
+    if args.episodes > 0:
+        key = jax.random.key(args.seed + 1)
+        returns = _evaluate_agents(config, result.state, key, args.episodes)
+        labels = _agent_labels(info, hparams, (agents,))
+        _print_evaluation(returns, labels, args.episodes)
 
 
 def _cmd_eval(args: argparse.Namespace) -> None:
@@ -575,6 +671,7 @@ def _cmd_eval(args: argparse.Namespace) -> None:
     folder = Path(args.run)
     info = read_config(folder)
     checkpoint = load_checkpoint(folder / CHECKPOINT_FILE, info.config)
+    _check_divergence(checkpoint, info)
     config = checkpoint.config
     if checkpoint.interval < config.num_logs:
         print(

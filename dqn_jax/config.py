@@ -40,7 +40,12 @@ class _Range:
     def __str__(self) -> str:
         left = "(" if self.low_open else "["
         right = ")" if self.high_open else "]"
-        return f"{left}{self.low:g}, {self.high:g}{right}"
+        return f"{left}{_bound(self.low)}, {_bound(self.high)}{right}"
+
+
+def _bound(x: float) -> str:
+    """``1`` and ``2147483647`` in full (not ``2.14748e+09``), other floats as ``%g``."""
+    return str(int(x)) if math.isfinite(x) and float(x).is_integer() else f"{x:g}"
 
 
 _POSITIVE = _Range(0.0, math.inf, low_open=True, high_open=True)
@@ -93,7 +98,12 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 def _check_range(name: str, value: Any) -> None:
-    values = np.asarray(value, dtype=np.float64)
+    try:
+        if np.asarray(value).dtype == bool:
+            raise TypeError
+        values = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}={value!r} must be a number in {HPARAM_RANGES[name]}") from None
     bad = ~HPARAM_RANGES[name].contains(values)
     if bad.any():
         shown = values[bad].reshape(-1)[0].item()
@@ -346,7 +356,11 @@ class DQNConfig:
         """
         if name not in PRESETS:
             raise ValueError(f"preset={name!r} must be one of {tuple(PRESETS)}")
-        return cls(**{**PRESETS[name], **overrides})
+        try:
+            return cls(**{**PRESETS[name], **overrides})
+        except ValueError as error:
+            switches = ", ".join(f"{k}={v!r}" for k, v in PRESETS[name].items())
+            raise ValueError(f"preset={name!r} (sets {switches}): {error}") from None
 
     # --- derived sizes (static) ---
     @property

@@ -15,7 +15,8 @@ def linear_schedule(
     t: Int[Array, ""] | int,
 ) -> Float[Array, ""]:
     """``start + (end - start) * min(t / duration, 1)``; equals ``end`` from the start when
-    ``duration == 0``.
+    ``duration == 0``. Monotone in ``t``, never outside ``[start, end]``, and exactly ``end``
+    once ``t >= duration``.
 
     Every argument may be traced (unlike ``optax.linear_schedule``, whose ``transition_steps``
     must be a Python number), so a sweep can vmap over the schedule.
@@ -23,7 +24,10 @@ def linear_schedule(
     t = jnp.asarray(t, jnp.float32)
     duration = jnp.asarray(duration, jnp.float32)
     frac = jnp.where(duration > 0, jnp.clip(t / jnp.maximum(duration, 1.0), 0.0, 1.0), 1.0)
-    return start + (end - start) * frac
+    # float32 rounding can land one ulp past an end (start + (end - start) != end), or short of
+    # it (XLA may divide by multiplying with a reciprocal): clip, and compare t itself.
+    value = jnp.clip(start + (end - start) * frac, jnp.minimum(start, end), jnp.maximum(start, end))
+    return jnp.where(t >= duration, end, value)
 
 
 def epsilon_greedy(

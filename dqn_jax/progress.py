@@ -2,9 +2,11 @@
 inside its round loop when given ``progress=``.
 
 The compiled program calls ``progress(env_steps, recent_return)`` every ``progress.interval`` env
-steps. Under ``jax.vmap`` the callback fires once per agent, so :class:`ProgressBar` aggregates
-on the host: all agents advance in lockstep, and one bar shows the env steps of each agent, the
-steps per second and the mean recent return over agents.
+steps, through :func:`report`. A plain ``jax.debug.callback`` under ``jax.vmap`` is unrolled into
+one host call per agent (512 calls per report for a 512-agent sweep); :func:`report` batches
+instead, so each report is ONE host call with the values of every agent, shape ``(*batch)``.
+:class:`ProgressBar` reduces them on the host: all agents advance in lockstep, and one bar shows
+the env steps of each agent, the steps per second and the mean recent return over agents.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ import sys
 import threading
 from typing import IO, Protocol, runtime_checkable
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Array, Float, Int
 
 DEFAULT_INTERVAL = 1_000
 """Env steps between two progress reports."""
@@ -28,23 +33,51 @@ class Progress(Protocol):
     """Env steps between reports; rounded down to whole rounds of ``train_frequency`` steps."""
 
     def __call__(self, env_steps: np.ndarray, recent_return: np.ndarray) -> None:
-        """One report of one agent.
+        """One report of every agent of the program.
 
         Args:
-            env_steps: shape ``()``, int32: env steps the agent has taken so far.
-            recent_return: shape ``()``, float32: mean return of the episodes the agent finished
-                since its last logging point (NaN if none).
+            env_steps: shape ``(*batch)`` (``()`` for one unbatched agent), int32: env steps
+                each agent has taken so far.
+            recent_return: shape ``(*batch)``, float32: mean return of the episodes each agent
+                finished since its last logging point (NaN if none).
         """
         ...
+
+
+def report(progress: Progress, env_steps: Int[Array, ""], recent_return: Float[Array, ""]) -> None:
+    """Calls ``progress(env_steps, recent_return)`` from inside a traced program.
+
+    Written for one agent (scalar arguments). Under ``jax.vmap`` (nested or not) the host
+    receives one call per report with the values of every agent stacked, shape ``(*batch)``,
+    not one call per agent; under a sharded ``jax.jit`` it receives the whole batch once.
+    """
+
+    @jax.custom_batching.custom_vmap
+    def call(steps: Array, ret: Array) -> Array:
+        jax.debug.callback(progress, steps, ret)
+        return jnp.zeros((), jnp.int32)  # custom_vmap needs an output; nothing uses it
+
+    @call.def_vmap
+    def call_batched(
+        axis_size: int, in_batched: list[bool], steps: Array, ret: Array
+    ) -> tuple[Array, bool]:
+        steps, ret = (
+            x if batched else jnp.broadcast_to(x, (axis_size, *x.shape))
+            for x, batched in zip((steps, ret), in_batched, strict=True)
+        )
+        return call(steps, ret), False  # an enclosing vmap batches this call again
+
+    call(env_steps, recent_return)
 
 
 class ProgressBar:
     """A tqdm bar fed by the reports of one or many agents.
 
     The bar appears at the first report, so compile time counts neither into its clock nor into
-    its steps per second. Reports of several agents for the same env-step count are merged: the
-    bar moves when a larger count arrives, and the shown return is the mean over the agents that
-    reported a finite one.
+    its steps per second. A report holds one agent or a batch of them (agents advance in
+    lockstep; the bar follows the furthest), and reports for the same env-step count are merged:
+    the bar moves when a larger count arrives, and the shown return is the mean over the agents
+    that reported a finite one.
     """
 
     def __init__(
@@ -76,7 +109,8 @@ class ProgressBar:
         self._lock = threading.Lock()  # callbacks may arrive on a runtime thread
 
     def __call__(self, env_steps: np.ndarray, recent_return: np.ndarray) -> None:
-        steps, ret = int(env_steps), float(recent_return)
+        steps = int(np.max(env_steps))
+        returns = np.asarray(recent_return, dtype=np.float64).reshape(-1)
         with self._lock:
             if self._bar is None:
                 from tqdm.auto import tqdm
@@ -95,8 +129,7 @@ class ProgressBar:
                 self._flush_return()
                 self._bar.update(steps - self._steps)
                 self._steps = steps
-            if math.isfinite(ret):
-                self._returns.append(ret)
+            self._returns.extend(returns[np.isfinite(returns)].tolist())
 
     def _flush_return(self) -> None:
         if self._returns:

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import itertools
 import json
 import math
-import os
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
@@ -33,6 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dqn_jax.atomic_file import write_atomic
 from dqn_jax.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from dqn_jax.config import HPARAM_RANGES, DQNConfig, HParams
 from dqn_jax.config_file import config_from_dict, config_to_dict
@@ -104,12 +105,7 @@ def read_config(folder: str | Path) -> RunInfo:
 
 
 def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomic(path, text.encode("utf-8"))
 
 
 def flatten_agents(x: Any, batch_shape: tuple[int, ...]) -> np.ndarray:
@@ -158,16 +154,11 @@ def write_metrics(
         head = [str(agent % seeds)] + [_format(grid[n][agent].astype(float)) for n in grid_names]
         for point in range(num_points):
             rows.append(head + [_format(columns[n][agent, point]) for n in Metrics._fields])
-    path = Path(folder) / METRICS_FILE
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["seed", *grid_names, *Metrics._fields])
-            writer.writerows(rows)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(["seed", *grid_names, *Metrics._fields])
+    writer.writerows(rows)
+    _write_text(Path(folder) / METRICS_FILE, text.getvalue())
 
 
 def read_metrics(folder: str | Path) -> dict[str, np.ndarray]:

@@ -6,6 +6,10 @@ transitions to the replay) followed by ``gradient_steps`` TD updates, then a tar
 Every gate is either a static scan length or a ``lax.cond`` on a round index that comes from the
 scan's ``xs`` and so stays unbatched under ``jax.vmap`` (a batched predicate would turn ``cond``
 into a ``select`` that runs both branches).
+
+A gradient step whose loss, mean Q-value or gradient norm is not finite is rejected and ends the
+agent's learning, as do parameters found non-finite at a logging point (``TrainState.diverged_at``;
+see ``dqn_jax.divergence``).
 """
 
 from __future__ import annotations
@@ -21,11 +25,13 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree
 
 from dqn_jax import prioritized, replay
 from dqn_jax.config import DQNConfig, HParams
+from dqn_jax.divergence import NEVER, all_finite
 from dqn_jax.envs import EnvSpec, make_env, spec_from_env
 from dqn_jax.evaluation import run_episodes
 from dqn_jax.exploration import boltzmann, epsilon_greedy, linear_schedule
 from dqn_jax.networks import QNetwork
 from dqn_jax.prioritized import PriorityState
+from dqn_jax.progress import report as report_progress
 from dqn_jax.replay import ReplayState, Transition
 from dqn_jax.target_network import crossings, update_target
 from dqn_jax.update import QParams, batch_from_sequence, make_optimizer, td_update
@@ -60,6 +66,7 @@ class TrainState(NamedTuple):
     key: PRNGKeyArray
     env_steps: Int[Array, ""]  # transitions collected, summed over envs
     updates: Int[Array, ""]  # gradient steps taken
+    diverged_at: Int[Array, ""]  # env step of the first non-finite update; -1 if none
     log: LogAccumulator
 
 
@@ -75,6 +82,7 @@ class Metrics(NamedTuple):
     temperature: Float[Array, "*logs"]  # Boltzmann temperature (NaN for epsilon-greedy)
     grad_norm: Float[Array, "*logs"]  # mean gradient norm, before clipping
     eval_return: Float[Array, "*logs"]  # greedy mean return over eval_episodes (NaN if 0)
+    diverged_at: Int[Array, "*logs"]  # env step the agent diverged at so far (-1: not yet)
 
 
 class TrainResult(NamedTuple):
@@ -101,8 +109,8 @@ def make_train(
         progress: ``None`` (nothing is compiled in), or a host-side
             ``progress(env_steps, recent_return)`` with an ``interval`` attribute in env steps
             (``dqn_jax.progress.Progress``, e.g. a ``ProgressBar``): a ``jax.debug.callback``
-            calls it every ``interval`` env steps (rounded down to whole rounds) and at the end,
-            once per agent under ``jax.vmap``.
+            calls it every ``interval`` env steps (rounded down to whole rounds) and at the end;
+            under ``jax.vmap`` once per report with every agent's values (``progress.report``).
 
     Returns:
         ``train(key, hparams=None) -> TrainResult``, a pure function to ``jax.jit`` and
@@ -183,6 +191,7 @@ def make_train(
             key=key,
             env_steps=jnp.zeros((), jnp.int32),
             updates=jnp.zeros((), jnp.int32),
+            diverged_at=jnp.full((), NEVER, jnp.int32),
             log=LogAccumulator.zeros(),
         )
 
@@ -261,25 +270,45 @@ def make_train(
         params, opt_state, info = td_update(
             state.params, state.opt_state, batch, hparams, weight, q_static=q_static, config=config
         )
+        # A non-finite update is rejected and ends learning: the agent keeps its last finite
+        # parameters. Three scalars suffice: a finite gradient norm means finite gradients, so
+        # finite Adam moments and a finite step (reductions over every parameter at every step
+        # measured about 6% slower). A select, not a cond: under vmap the predicate is batched.
+        healthy = state.diverged_at == NEVER
+        finite = jnp.isfinite(info.loss) & jnp.isfinite(info.q_mean)
+        finite &= jnp.isfinite(info.grad_norm)
+        accept = healthy & finite
+        online, opt_state = jax.tree.map(
+            lambda new, old: jnp.where(accept, new, old),
+            (params.online, opt_state),
+            (state.params.online, state.opt_state),
+        )
+        params = params._replace(online=online)
         if per_kind is not None:
             state = state._replace(
                 priorities=prioritized.update(
                     state.priorities,
                     start,
-                    info.td_error,
+                    jnp.where(accept, info.td_error, 0.0),  # priorities stay finite
                     hparams.per_alpha,
                     hparams.per_eps,
                     per_kind,
                 )
             )
+        # The diverging step's own statistics are logged (its interval's loss reads NaN).
         log = state.log._replace(
-            loss_sum=state.log.loss_sum + info.loss,
-            q_sum=state.log.q_sum + info.q_mean,
-            grad_norm_sum=state.log.grad_norm_sum + info.grad_norm,
-            updates=state.log.updates + 1,
+            loss_sum=state.log.loss_sum + jnp.where(healthy, info.loss, 0.0),
+            q_sum=state.log.q_sum + jnp.where(healthy, info.q_mean, 0.0),
+            grad_norm_sum=state.log.grad_norm_sum + jnp.where(healthy, info.grad_norm, 0.0),
+            updates=state.log.updates + healthy,
         )
         return state._replace(
-            params=params, opt_state=opt_state, key=key, updates=state.updates + 1, log=log
+            params=params,
+            opt_state=opt_state,
+            key=key,
+            updates=state.updates + accept,
+            diverged_at=jnp.where(healthy & ~finite, state.env_steps, state.diverged_at),
+            log=log,
         )
 
     def round_(state: TrainState, hparams: HParams, round_index: Int[Array, ""]) -> TrainState:
@@ -315,7 +344,7 @@ def make_train(
 
             def report(state: TrainState) -> None:
                 recent_return = _mean(state.log.return_sum, state.log.episodes)
-                jax.debug.callback(progress, state.env_steps, recent_return)
+                report_progress(progress, state.env_steps, recent_return)
 
             # An unbatched round index keeps this a real branch under vmap, and the callback's
             # carried inputs keep it inside the loop (a loop-invariant one may be hoisted). The
@@ -337,6 +366,12 @@ def make_train(
             state = state._replace(key=key)
         else:
             eval_return = jnp.float32(jnp.nan)
+        # Parameters that overflowed without a non-finite loss yet are caught here, once per
+        # logging point.
+        overflowed = (state.diverged_at == NEVER) & ~all_finite(state.params.online)
+        state = state._replace(
+            diverged_at=jnp.where(overflowed, state.env_steps, state.diverged_at)
+        )
         log = state.log
         metrics = Metrics(
             env_steps=state.env_steps,
@@ -352,6 +387,7 @@ def make_train(
             else jnp.float32(jnp.nan),
             grad_norm=_mean(log.grad_norm_sum, log.updates),
             eval_return=eval_return,
+            diverged_at=state.diverged_at,
         )
         return state._replace(log=LogAccumulator.zeros()), metrics
 

@@ -5,7 +5,11 @@ mismatched file is a ``ValueError`` naming the file.
 
 from __future__ import annotations
 
+import json
 import os
+import signal
+import subprocess
+import sys
 
 import equinox as eqx
 import jax
@@ -137,3 +141,89 @@ def test_act_is_greedy_and_vmaps(config):
     explore = jax.jit(jax.vmap(dqn_jax.act, in_axes=(None, 0, 0, None)))
     random = explore(net, jnp.zeros((64, spec.obs_dim)), jax.random.split(keys[0], 64), 1.0)
     assert set(np.asarray(random).tolist()) == set(range(spec.num_actions))
+
+
+# A writer that stalls once the new checkpoint's bytes are in its temporary file (before they
+# are synced and renamed), so the test can kill it in the middle of the save.
+STALLING_WRITER = """
+import os, sys, time
+from dqn_jax import HParams, load_checkpoint, save_checkpoint
+
+path = sys.argv[1]
+old = load_checkpoint(path)
+def stall(fd):
+    print("written", flush=True)
+    time.sleep(120)
+os.fsync = stall
+save_checkpoint(path, old._replace(hparams=HParams.from_config(old.config, gamma=0.5)))
+"""
+
+
+def test_a_writer_killed_mid_save_leaves_the_previous_checkpoint_loadable(saved, config, states):
+    before = saved.read_bytes()
+    writer = subprocess.Popen(
+        [sys.executable, "-c", STALLING_WRITER, str(saved)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "JAX_PLATFORMS": "cpu"},
+    )
+    try:
+        line = writer.stdout.readline()
+        assert line == "written\n", writer.stderr.read()
+        temporary = [p for p in saved.parent.iterdir() if p.name.endswith(".tmp")]
+        assert len(temporary) == 1 and temporary[0].stat().st_size > len(before) // 2
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.communicate(timeout=60)
+    assert writer.returncode == -signal.SIGKILL
+    assert saved.read_bytes() == before
+    checkpoint = load_checkpoint(saved, config)
+    assert_bitwise(checkpoint.state, states)
+    assert_bitwise(checkpoint.hparams, HParams.from_config(config))
+    # the next save replaces the file and removes the killed writer's temporary file
+    save_checkpoint(saved, checkpoint._replace(hparams=HParams.from_config(config, gamma=0.5)))
+    assert [p.name for p in saved.parent.iterdir()] == [saved.name]
+    np.testing.assert_allclose(load_checkpoint(saved, config).hparams.gamma, 0.5)
+
+
+def test_header_from_another_format_version_names_both_versions(saved, config):
+    header, payload = saved.read_bytes().split(b"\n", 1)
+    data = json.loads(header)
+    data["version"] = 1
+    saved.write_bytes(json.dumps(data).encode() + b"\n" + payload)
+    with pytest.raises(
+        ValueError, match="checkpoint format version 1, this dqn-jax reads"
+    ) as error:
+        load_checkpoint(saved, config)
+    assert str(saved) in str(error.value)
+
+
+@pytest.mark.parametrize("field", ["payload_bytes", "sha256", "batch_shape", "config"])
+def test_header_missing_a_field_names_the_file_and_field(saved, config, field):
+    header, payload = saved.read_bytes().split(b"\n", 1)
+    data = json.loads(header)
+    del data[field]
+    saved.write_bytes(json.dumps(data).encode() + b"\n" + payload)
+    with pytest.raises(ValueError, match=field) as error:
+        load_checkpoint(saved)
+    assert str(saved) in str(error.value)
+
+
+def test_payload_of_other_shapes_names_the_mismatch(saved, config):
+    """A header that promises 3 agents over a payload of 2 (the SHA-256 of the payload holds)."""
+    header, payload = saved.read_bytes().split(b"\n", 1)
+    data = json.loads(header)
+    data["batch_shape"] = [3]
+    saved.write_bytes(json.dumps(data).encode() + b"\n" + payload)
+    with pytest.raises(ValueError, match="does not match its config") as error:
+        load_checkpoint(saved, config)
+    assert str(saved) in str(error.value)
+
+
+def test_env_steps_inconsistent_with_the_interval_names_both(tmp_path, config, states):
+    path = tmp_path / "checkpoint.eqx"
+    save_checkpoint(path, Checkpoint(config, states, HParams.from_config(config), None, 1))
+    with pytest.raises(ValueError, match=r"1 intervals done but env steps \[0\]") as error:
+        load_checkpoint(path, config)
+    assert str(path) in str(error.value)

@@ -336,3 +336,167 @@ def test_target_update_period_beyond_int32_is_rejected_or_usable():
         assert "target_update_period" in str(error)
         return
     HParams.from_config(config)  # must not raise OverflowError
+
+
+# --- rules without a test above -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "allowed"),
+    [
+        ("train_frequency", 0, "[1, inf)"),
+        ("gradient_steps", 0, "[1, inf)"),
+        ("log_interval", 0, "[1, inf)"),
+        ("learning_starts", -1, "[0, inf)"),
+        ("target_update_period", 0, "[1, inf)"),
+        ("epsilon_decay_steps", -1, "[0, inf)"),
+        ("temperature_decay_steps", -1, "[0, inf)"),
+        ("eval_episodes", -1, "[0, inf)"),
+        ("n_step", 0, "[1, inf)"),
+        ("rank_resort_interval", 0, "[1, inf)"),
+    ],
+)
+def test_integer_below_its_minimum_raises(name, value, allowed):
+    with raises_naming(name, value, "outside the allowed range", allowed):
+        DQNConfig(**{name: value})
+
+
+@pytest.mark.parametrize(
+    "name", ["n_step", "eval_episodes", "gradient_steps", "epsilon_decay_steps"]
+)
+def test_float_for_other_int_fields_raises(name):
+    with raises_naming(name, "2.5", "must be an integer"):
+        DQNConfig(**{name: 2.5})
+
+
+def test_target_update_period_beyond_int32_names_the_range():
+    with raises_naming("target_update_period", 2**31, "[1, 2147483647]"):
+        DQNConfig(target_update_period=2**31)
+
+
+def test_total_timesteps_beyond_int32_raises():
+    with raises_naming("total_timesteps", 2**31, "[1, 2147483643]", "int32"):
+        DQNConfig(total_timesteps=2**31, log_interval=2**20)
+
+
+def test_num_envs_above_buffer_size_raises():
+    sizes = dict(train_frequency=64, log_interval=640, total_timesteps=6400, n_step=1)
+    with raises_naming("num_envs", 64, "buffer_size=32"):
+        DQNConfig(num_envs=64, buffer_size=32, batch_size=32, learning_starts=32, **sizes)
+
+
+def test_n_step_buffer_not_multiple_of_num_envs_raises():
+    with raises_naming("buffer_size", 1001, "num_envs=4", "n_step=3"):
+        DQNConfig(n_step=3, buffer_size=1001)
+
+
+def test_n_step_buffer_size_below_n_steps_of_every_env_raises():
+    # (n_step - 1) * num_envs must be below buffer_size: here at most (128 - 1) // 4 = 31 steps
+    with raises_naming("n_step", 40, "[1, 31]"):
+        DQNConfig(n_step=40, buffer_size=128, batch_size=32, learning_starts=1000)
+
+
+def test_n_step_raises_the_least_learning_starts():
+    with raises_naming("learning_starts", 130, "batch_size=128 + (n_step - 1) * num_envs = 136"):
+        DQNConfig(n_step=3, learning_starts=130)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "allowed"),
+    [("per_alpha", -0.1, "[0, 1]"), ("per_beta", 1.5, "[0, 1]"), ("per_eps", -1e-6, "(0, inf)")],
+)
+def test_prioritized_replay_exponents_outside_range_raise(name, value, allowed):
+    with raises_naming(name, value, "outside the allowed range", allowed):
+        DQNConfig(prioritized="proportional", **{name: value})
+
+
+@pytest.mark.parametrize("value", ["0.99", True, None])
+def test_non_number_hyperparameter_raises(value):
+    with raises_naming("gamma", repr(value), "must be a number in [0, 1]"):
+        DQNConfig(gamma=value)
+
+
+def test_env_name_must_be_a_string():
+    with raises_naming("env_name", "3", "must be a string"):
+        DQNConfig(env_name=3)
+
+
+@pytest.mark.parametrize("env_kwargs", [("rows", 6), 5])
+def test_env_kwargs_not_a_dict_raises(env_kwargs):
+    with raises_naming("env_kwargs", repr(env_kwargs), "must be a dict"):
+        DQNConfig(env_kwargs=env_kwargs)
+
+
+def test_env_kwargs_unhashable_value_raises():
+    with raises_naming("env_kwargs", "", "hashable values"):
+        DQNConfig(env_kwargs={"rows": [6]})
+
+
+def test_unknown_dueling_raises():
+    with raises_naming("dueling", "'min'", "None, 'mean', 'max'"):
+        DQNConfig(dueling="min")
+
+
+def test_non_bool_layer_norm_raises():
+    with raises_naming("layer_norm", "'yes'", "True or False"):
+        DQNConfig(layer_norm="yes")
+
+
+def test_preset_requirement_violated_names_the_preset_and_the_rule():
+    # rainbow_lite sets n_step=3, which needs a buffer holding whole steps of every env
+    with raises_naming("preset", "'rainbow_lite'", "n_step=3", "buffer_size=1001", "num_envs=4"):
+        DQNConfig.preset("rainbow_lite", buffer_size=1001)
+
+
+def test_preset_override_out_of_range_names_the_field():
+    with raises_naming("preset", "'per'", "per_alpha=2", "[0, 1]"):
+        DQNConfig.preset("per", per_alpha=2.0)
+
+
+# --- HParams: every traced field is range-checked on concrete values ------------------------------
+
+OUT_OF_RANGE = {
+    "learning_rate": -1e-3,
+    "gamma": 1.01,
+    "tau": 0.0,
+    "target_update_period": 0,
+    "epsilon_start": 2.0,
+    "epsilon_end": -0.01,
+    "epsilon_decay_steps": -1,
+    "max_grad_norm": -1.0,
+    "huber_delta": 0.0,
+    "per_alpha": 1.5,
+    "per_beta": -0.5,
+    "per_eps": 0.0,
+    "temperature_start": 0.0,
+    "temperature_end": -1.0,
+    "temperature_decay_steps": -10,
+}
+
+
+def test_every_hparam_has_an_out_of_range_case():
+    assert set(OUT_OF_RANGE) == set(HPARAM_RANGES)
+
+
+@pytest.mark.parametrize("name", list(OUT_OF_RANGE))
+def test_hparams_every_field_out_of_range_raises(name):
+    value = OUT_OF_RANGE[name]
+    with raises_naming(name, value, "outside the allowed range", str(HPARAM_RANGES[name])):
+        HParams.from_config(DQNConfig(), **{name: value})
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_hparams_non_finite_value_raises(value):
+    with pytest.raises(ValueError, match=rf"gamma={value}.*outside the allowed range \[0, 1\]"):
+        HParams.from_config(DQNConfig(), gamma=value)
+
+
+@pytest.mark.parametrize("value", ["fast", True, [1e-3, "x"]])
+def test_hparams_non_number_raises(value):
+    with raises_naming("learning_rate", repr(value), "must be a number in (0, inf)"):
+        HParams.from_config(DQNConfig(), learning_rate=value)
+
+
+def test_hparams_target_update_period_beyond_int32_raises():
+    with raises_naming("target_update_period", 2**31, "[1, 2147483647]"):
+        HParams.from_config(DQNConfig(), target_update_period=2**31)

@@ -1,11 +1,13 @@
-"""The progress bar: host-side merging of per-agent reports, and the callback that make_train
-compiles in only when asked (traced, not compiled: a jaxpr is enough)."""
+"""The progress bar: host-side merging of reports (one agent's, or a batch's), and the callback
+that make_train compiles in only when asked, once however many agents are vmapped (traced, not
+compiled: a jaxpr is enough)."""
 
 from __future__ import annotations
 
 import io
 
 import jax
+import numpy as np
 import pytest
 from conftest import TINY_KWARGS
 
@@ -41,7 +43,7 @@ def count_callbacks(jaxpr) -> int:
     return str(jaxpr).count("debug_callback[")
 
 
-@pytest.mark.parametrize("agents", [None, 2])
+@pytest.mark.parametrize("agents", [None, 2, 512])
 def test_callback_is_compiled_in_only_with_progress(agents):
     config = DQNConfig(**TINY_KWARGS)
     hparams = HParams.from_config(config)
@@ -58,5 +60,18 @@ def test_callback_is_compiled_in_only_with_progress(agents):
         counts.append(count_callbacks(jaxpr))
         if progress is not None:
             assert "cond" in str(jaxpr)
-    # Under vmap the callback is unrolled once per agent; without progress there is none.
-    assert counts == [0, agents or 1]
+    # One callback however many agents (a plain debug callback would be unrolled once per
+    # agent); without progress there is none.
+    assert counts == [0, 1]
+
+
+def test_batched_reports_make_one_bar():
+    out = io.StringIO()
+    bar = ProgressBar(1000, 500, agents=512, file=out)
+    for steps in (500, 1000):  # what a vmapped program sends: one report with every agent
+        bar(np.full(512, steps, np.int32), np.arange(512, dtype=np.float32))
+    bar.close()
+    text = out.getvalue()
+    assert "train (512 agents)" in text and "1.00k/1.00k" in text
+    assert "return 255.5" in text  # the mean over agents
+    assert text.count("\n") == 1  # one line, redrawn in place

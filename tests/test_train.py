@@ -176,6 +176,18 @@ def test_same_key_twice_is_bit_identical(run, hp_a, result_a):
     assert_trees_bitwise(again.state.replay, result_a.state.replay)
 
 
+def test_interval_by_interval_matches_the_whole_scan(config, hp_a, result_a):
+    """``dqn-jax train`` (``runs.train_intervals``) calls ``train.step`` jitted once per logging
+    interval; ``train`` scans it inside one program. Same key, same arithmetic: the same bits."""
+    from dqn_jax.runs import train_intervals
+
+    checkpoint = train_intervals(config, (key(0), hp_a))
+    assert checkpoint.interval == config.num_logs
+    assert_trees_bitwise(checkpoint.state.params, result_a.state.params)
+    assert_trees_bitwise(checkpoint.metrics, result_a.metrics)
+    assert_trees_bitwise(checkpoint.state.replay, result_a.state.replay)
+
+
 def test_vmapped_seeds_give_different_networks(vmapped_seeds):
     online = vmapped_seeds.state.params.online
     assert leaves(online)[0].shape[0] == len(SEEDS)

@@ -1,0 +1,398 @@
+"""Sweeps: seeds x hyper-parameter combinations as one vmapped, jitted program.
+
+``sweep(config, num_seeds, hparams_grid, key=...)`` lays the runs out on one flat agents axis
+(combination-major: agent ``c * num_seeds + s`` is seed ``s`` of combination ``c``, and every
+combination shares the same ``num_seeds`` keys), runs ``jax.vmap(train)`` over it and returns a
+:class:`SweepResult` whose leaves have the named axes ``("combo", "seed")`` in front.
+
+- **Devices.** With more than one device the agents axis is sharded over a one-axis
+  ``jax.sharding.Mesh`` (``NamedSharding``, ``jit`` in/out shardings): JAX's SPMD partitioner
+  splits the agents, which never talk to each other. The batch is padded to a multiple of the
+  device count and the padding is dropped.
+- **Memory.** :func:`bytes_per_agent` is the size of one agent's training state (the replay
+  buffer dominates). ``chunk_size`` (or ``memory_budget``) runs the agents in sequential chunks of
+  one size, so the program compiles once; the last chunk is padded instead of recompiled.
+- **Progress.** The program reports through ``dqn_jax.progress.report``: one host call per report
+  for the whole batch, so a 512-agent sweep draws one progress line.
+
+Programs are cached per (config, chunk, devices, progress interval, keep_state): a second sweep
+with new hyper-parameter values or keys of the same shape compiles nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+import numbers
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jaxtyping import PRNGKeyArray
+
+from dqn_jax.config import HPARAM_RANGES, DQNConfig, HParams
+from dqn_jax.progress import DEFAULT_INTERVAL, Progress, ProgressBar
+from dqn_jax.train import Metrics, TrainResult, make_train
+
+AXES = ("combo", "seed")
+"""The named leading axes of a :class:`SweepResult`'s leaves."""
+
+HparamsGrid = Mapping[str, Sequence[float]] | Sequence[Mapping[str, float]] | None
+
+
+class SweepResult(eqx.Module):
+    """What :func:`sweep` returns: a pytree whose array leaves lead with ``AXES``.
+
+    ``result``'s leaves have shape ``(num_combos, num_seeds, ...)``: ``result.metrics`` fields are
+    ``(num_combos, num_seeds, num_logs)``, ``result.q_network`` holds every agent's final
+    network, and ``result.state`` is the final ``TrainState`` (``None`` unless
+    ``keep_state=True``). ``hparams`` holds every field of each combination, leaves of shape
+    ``(num_combos,)``; ``grid`` the values given, ``((name, value), ...)`` per combination.
+    """
+
+    result: TrainResult
+    hparams: HParams
+    grid: tuple[tuple[tuple[str, float], ...], ...] = eqx.field(static=True)  # values given
+    axes: tuple[str, ...] = eqx.field(static=True, default=AXES)
+
+    @property
+    def num_combos(self) -> int:
+        return len(self.grid)
+
+    @property
+    def num_seeds(self) -> int:
+        return int(self.result.metrics.env_steps.shape[1])
+
+    @property
+    def swept(self) -> tuple[str, ...]:
+        """The hyper-parameters the grid names, in order of first appearance."""
+        return tuple(dict.fromkeys(name for combo in self.grid for name, _ in combo))
+
+    def combos(self) -> list[dict[str, float]]:
+        """The values given for each combination, in order (the others are the config's)."""
+        return [dict(combo) for combo in self.grid]
+
+
+def _nbytes(tree: Any) -> int:
+    total = 0
+    for leaf in jax.tree.leaves(tree):
+        if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+            leaf = jax.eval_shape(jax.random.key_data, leaf)
+        total += math.prod(leaf.shape) * np.dtype(leaf.dtype).itemsize
+    return total
+
+
+def bytes_per_agent(config: DQNConfig) -> int:
+    """Bytes of one agent's training state (``jax.eval_shape`` of ``train.init``: nothing runs).
+
+    The replay buffer dominates (``buffer_size`` transitions of two observations and four
+    scalars), then the networks and optimizer state. XLA's temporaries come on top, so a memory
+    budget should leave headroom.
+    """
+    if not isinstance(config, DQNConfig):
+        raise ValueError(f"config must be a DQNConfig, got {type(config).__name__}")
+    train = make_train(config)
+    return _nbytes(jax.eval_shape(train.init, jax.random.key(0), HParams.from_config(config)))
+
+
+# --- input checks (all before anything compiles) -------------------------------------------------
+
+
+def _check_value(where: str, name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{where}: {name}={value!r} must be a number in {HPARAM_RANGES[name]}")
+
+
+def _combos(config: DQNConfig, hparams_grid: HparamsGrid) -> list[dict[str, float]]:
+    """The grid as a list of combinations (a dict's product varies its first name slowest),
+    each checked by ``HParams.from_config``."""
+    if hparams_grid is None:
+        combos: list[dict[str, Any]] = [{}]
+    elif isinstance(hparams_grid, Mapping):
+        for name, values in hparams_grid.items():
+            if isinstance(values, (str, bytes)) or not isinstance(values, Sequence | np.ndarray):
+                raise ValueError(
+                    f"hparams_grid[{name!r}]={values!r} must be a non-empty list of values"
+                )
+            if len(values) == 0:
+                raise ValueError(f"hparams_grid[{name!r}] is empty: give at least one value")
+        names = list(hparams_grid)
+        combos = [
+            dict(zip(names, values, strict=True))
+            for values in itertools.product(*(list(hparams_grid[n]) for n in names))
+        ]
+    elif isinstance(hparams_grid, Sequence) and not isinstance(hparams_grid, (str, bytes)):
+        if len(hparams_grid) == 0:
+            raise ValueError("hparams_grid is an empty list: give at least one combination")
+        combos = []
+        for i, combo in enumerate(hparams_grid):
+            if not isinstance(combo, Mapping):
+                raise ValueError(
+                    f"hparams_grid[{i}]={combo!r} must be a dict of hyper-parameter values"
+                )
+            combos.append(dict(combo))
+    else:
+        raise ValueError(
+            "hparams_grid must be None, a dict of value lists or a list of dicts, got "
+            f"{type(hparams_grid).__name__}"
+        )
+    for i, combo in enumerate(combos):
+        where = f"hparams_grid combination {i}"
+        for name, value in combo.items():
+            if name in HPARAM_RANGES:
+                _check_value(where, name, value)
+        try:
+            HParams.from_config(config, **combo)  # names every unknown or out-of-range value
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from None
+    return combos
+
+
+def _check_positive_int(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name}={value!r} is outside the allowed range [1, inf) (an integer)")
+
+
+def _devices(devices: Sequence[jax.Device] | None) -> tuple[jax.Device, ...]:
+    if devices is None:
+        return tuple(jax.devices())
+    devices = tuple(devices)
+    if not devices or not all(isinstance(d, jax.Device) for d in devices):
+        raise ValueError(f"devices={devices!r} must be a non-empty list of jax devices")
+    if len(set(devices)) != len(devices):
+        raise ValueError(f"devices={devices!r} lists a device twice")
+    return devices
+
+
+def _chunk(
+    num_agents: int,
+    num_devices: int,
+    chunk_size: int | None,
+    memory_budget: float | None,
+    agent_bytes: Callable[[], int],
+) -> int:
+    """Agents per compiled call: a multiple of the device count, at most the padded sweep."""
+    whole = -(-num_agents // num_devices) * num_devices
+    if chunk_size is not None and memory_budget is not None:
+        raise ValueError("give chunk_size or memory_budget, not both")
+    if chunk_size is not None:
+        _check_positive_int("chunk_size", chunk_size)
+        return min(whole, -(-chunk_size // num_devices) * num_devices)
+    if memory_budget is not None:
+        if isinstance(memory_budget, bool) or not isinstance(memory_budget, numbers.Real):
+            raise ValueError(f"memory_budget={memory_budget!r} must be a number of bytes")
+        least = agent_bytes()
+        if not least <= memory_budget < math.inf:
+            raise ValueError(
+                f"memory_budget={memory_budget!r} is outside the allowed range [{least}, inf): "
+                f"one agent's training state takes {least} bytes"
+            )
+        fits = min(whole, int(memory_budget // least) * num_devices)
+        chunks = -(-num_agents // fits)
+        # The fewest chunks that fit, balanced so the last one carries little padding.
+        return -(-num_agents // (chunks * num_devices)) * num_devices
+    return whole
+
+
+# --- the program ---------------------------------------------------------------------------------
+
+
+class _Relay:
+    """The callback compiled into a cached program: forwards each report to the progress of the
+    sweep now running, offset by the chunks already done and without the padding agents (so a
+    new progress bar compiles nothing; one sweep at a time runs a given program)."""
+
+    def __init__(self, interval: int) -> None:
+        self.interval = interval
+        self.target: Progress | None = None
+        self.offset = 0  # env steps of each agent in the chunks already run
+        self.valid = 0  # real (not padding) agents in the running chunk
+
+    def __call__(self, env_steps: np.ndarray, recent_return: np.ndarray) -> None:
+        if self.target is not None:
+            steps = np.asarray(env_steps).reshape(-1)[: self.valid]
+            returns = np.asarray(recent_return).reshape(-1)[: self.valid]
+            self.target(steps + self.offset, returns)
+
+
+@functools.lru_cache(maxsize=8)
+def _program(
+    config: DQNConfig,
+    chunk: int,
+    devices: tuple[jax.Device, ...],
+    interval: int | None,
+    keep_state: bool,
+) -> tuple[Callable[..., TrainResult], NamedSharding | None, _Relay | None]:
+    """The jitted ``vmap(train)`` over ``chunk`` agents (sharded over ``devices`` if several)."""
+    relay = None if interval is None else _Relay(interval)
+    train = make_train(config, progress=relay)
+
+    def run(keys: PRNGKeyArray, hparams: HParams) -> TrainResult:
+        result = jax.vmap(train)(keys, hparams)
+        return result if keep_state else result._replace(state=None)
+
+    if len(devices) == 1:
+        return jax.jit(run), None, relay  # runs where its inputs are placed
+    mesh = Mesh(np.asarray(devices), ("agents",))
+    sharding = NamedSharding(mesh, PartitionSpec("agents"))
+    return jax.jit(run, in_shardings=sharding, out_shardings=sharding), sharding, relay
+
+
+def _stack(trees: Sequence[Any]) -> Any:
+    return jax.tree.map(lambda *xs: np.stack(xs), *trees)
+
+
+def sweep(
+    config: DQNConfig,
+    num_seeds: int,
+    hparams_grid: HparamsGrid = None,
+    *,
+    key: PRNGKeyArray,
+    chunk_size: int | None = None,
+    memory_budget: float | None = None,
+    devices: Sequence[jax.Device] | None = None,
+    progress: bool | int | Progress = False,
+    keep_state: bool = False,
+) -> SweepResult:
+    """Trains ``num_seeds`` seeds of every hyper-parameter combination as one program.
+
+    Args:
+        config: the static configuration (every run shares it).
+        num_seeds: seeds per combination; combination ``c``'s seed ``s`` uses key
+            ``jax.random.split(key, num_seeds)[s]``, so combinations share their seeds.
+        hparams_grid: ``None`` (the config's values), a dict ``{name: [values]}`` whose product
+            is swept (the first name varies slowest), or a list of dicts ``{name: value}``, one
+            per combination. Names are ``HParams`` fields; unnamed fields keep the config's
+            values. Every value is checked against its range before anything compiles.
+        key: a typed PRNG key (``jax.random.key(seed)``).
+        chunk_size: agents per sequential chunk (default: all at once), rounded up to a
+            multiple of the device count; the last chunk is padded, so one program serves all.
+        memory_budget: bytes of each device's memory that its agents' training states may
+            take (see :func:`bytes_per_agent`); picks the fewest chunks that fit, of balanced
+            size. Not with ``chunk_size``.
+        devices: the devices to shard the agents over (default ``jax.devices()``; one device
+            means no sharding).
+        progress: ``True`` for one progress bar for the whole sweep, an integer for a bar
+            updated every that many env steps, a ``dqn_jax.progress.Progress`` (it receives
+            each report once, with arrays of shape ``(agents in the chunk,)``; chunk ``i``
+            reports ``i * total_timesteps + env_steps``), or ``False``.
+        keep_state: also return every agent's final ``TrainState`` (replay included: see
+            :func:`bytes_per_agent`); by default only the networks and metrics come back, so
+            device memory holds one chunk's states at a time.
+
+    Returns:
+        A :class:`SweepResult`: leaves of shape ``(num_combos, num_seeds, ...)``.
+
+    Raises:
+        ValueError: naming the argument, its value and the allowed range, before compiling.
+    """
+    if not isinstance(config, DQNConfig):
+        raise ValueError(f"config must be a DQNConfig, got {type(config).__name__}")
+    _check_positive_int("num_seeds", num_seeds)
+    combos = _combos(config, hparams_grid)
+    _check_key(key)
+    devices = _devices(devices)
+    num_agents = len(combos) * num_seeds
+    chunk = _chunk(
+        num_agents, len(devices), chunk_size, memory_budget, lambda: bytes_per_agent(config)
+    )
+    num_chunks = -(-num_agents // chunk)
+    target, bar = _progress_target(progress, config, num_agents, num_chunks)
+
+    hparams = _stack([HParams.from_config(config, **combo) for combo in combos])
+    # Agent a is seed a % num_seeds of combination a // num_seeds; padding repeats agent 0.
+    agent = np.arange(num_chunks * chunk)
+    agent = np.where(agent < num_agents, agent, 0)
+    agent_hparams = jax.tree.map(lambda x: x[agent // num_seeds], hparams)
+    agent_keys = jax.random.split(key, num_seeds)[agent % num_seeds]
+
+    interval = None if target is None else int(target.interval)
+    run, sharding, relay = _program(config, chunk, devices, interval, keep_state)
+    place = functools.partial(jax.device_put, device=sharding or devices[0])
+    outputs = []
+    if relay is not None:
+        relay.target = target
+    try:
+        for i in range(num_chunks):
+            part = slice(i * chunk, (i + 1) * chunk)
+            if relay is not None:
+                relay.offset = i * config.total_timesteps
+                relay.valid = min(chunk, num_agents - i * chunk)
+            hparams_part = jax.tree.map(lambda x, p=part: place(x[p]), agent_hparams)
+            outputs.append(run(place(agent_keys[part]), hparams_part))
+        jax.block_until_ready(outputs)
+        jax.effects_barrier()  # every report has reached the host
+    finally:
+        if relay is not None:
+            relay.target = None
+        if bar is not None:
+            bar.close()
+    result = outputs[0]
+    if num_chunks > 1:
+        result = jax.tree.map(lambda *xs: jnp.concatenate(xs), *outputs)
+    result = jax.tree.map(
+        lambda x: x[:num_agents].reshape(len(combos), num_seeds, *x.shape[1:]), result
+    )
+    return SweepResult(
+        result=result,
+        hparams=jax.tree.map(jnp.asarray, hparams),
+        grid=tuple(tuple(combo.items()) for combo in combos),
+    )
+
+
+def _check_key(key: Any) -> None:
+    if not (
+        isinstance(key, jax.Array)
+        and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
+        and key.shape == ()
+    ):
+        raise ValueError(f"key={key!r} must be one typed PRNG key (jax.random.key(seed))")
+
+
+def _progress_target(
+    progress: bool | int | Progress, config: DQNConfig, num_agents: int, num_chunks: int
+) -> tuple[Progress | None, ProgressBar | None]:
+    """Where the reports go, and the bar to close at the end (if this sweep made one)."""
+    if isinstance(progress, Progress) and not isinstance(progress, (bool, int)):
+        return progress, None
+    if progress is False:
+        return None, None
+    if progress is True:
+        progress = DEFAULT_INTERVAL
+    if not isinstance(progress, int) or progress < 1:
+        raise ValueError(
+            f"progress={progress!r} must be True, False, an interval in [1, inf) env steps, "
+            "or a dqn_jax.progress.Progress"
+        )
+    desc = f"sweep in {num_chunks} chunks" if num_chunks > 1 else "sweep"
+    total = num_chunks * config.total_timesteps
+    bar = ProgressBar(total, progress, agents=num_agents, desc=desc)
+    return bar, bar
+
+
+def to_table(result: SweepResult) -> dict[str, np.ndarray]:
+    """The sweep as a tidy table: one row per run and logging point.
+
+    Returns:
+        Columns of equal length ``num_combos * num_seeds * num_logs`` (combination-major, then
+        seed, then logging point): ``combo``, ``seed``, one column per swept hyper-parameter,
+        then every ``Metrics`` field. ``pandas.DataFrame(to_table(result))`` makes a data frame.
+    """
+    if not isinstance(result, SweepResult):
+        raise ValueError(f"result must be a SweepResult, got {type(result).__name__}")
+    metrics: Metrics = result.result.metrics
+    combos, seeds, logs = np.shape(metrics.env_steps)
+    combo, seed, _ = np.meshgrid(
+        np.arange(combos), np.arange(seeds), np.arange(logs), indexing="ij"
+    )
+    table = {"combo": combo.reshape(-1), "seed": seed.reshape(-1)}
+    for name in result.swept:
+        table[name] = np.asarray(getattr(result.hparams, name))[table["combo"]]
+    for name in Metrics._fields:
+        table[name] = np.asarray(getattr(metrics, name)).reshape(-1)
+    return table

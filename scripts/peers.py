@@ -1,0 +1,600 @@
+"""Our DQN against Rejax's DQN and a compute floor, on matched work.
+
+    python scripts/peers.py --agents 1 32 --write
+
+All three programs do the same work per agent on CartPole-v1 (gymnax 1.0.1): the same env steps
+with ``num_envs`` vmapped environments, the same number of gradient steps on batches of the same
+size, a 64-64 ReLU Q-network (Double DQN targets, MSE loss, Adam), the same replay capacity, and no
+evaluation inside the run:
+
+- **ours**: ``dqn_jax.make_train`` with the matched config (one-step targets, no LayerNorm: the
+  work Rejax does), ``jax.jit`` of the train function (``jax.vmap`` over seeds when agents > 1);
+- **Rejax**: ``rejax.DQN`` (PyPI ``rejax``) in its own virtual environment, which this script
+  creates when missing (``python -m venv`` then ``pip install rejax``), timed by a small worker
+  program in that venv that answers on stdin/stdout; its ``train`` is vmapped over keys for
+  several agents, as the Rejax documentation does;
+- **floor**: a minimal jitted loop doing only the same env steps (greedy actions from the same
+  MLP) and the same number of Adam updates on batches gathered by random indices from a fixed
+  array: no replay writes, exploration, target updates, clipping or logging.
+
+Each program is compiled ahead of time (compile excluded), then run once as a warm-up and
+``--repeats`` times; the three run in turn (ours, Rejax, floor, ours, ...) so that other load on
+the machine falls on all of them alike. Steady state is the fastest run (the median is shown too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import equinox as eqx
+import gymnax
+import jax
+import jax.numpy as jnp
+import optax
+
+import dqn_jax
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import command, machine, write_section
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_VENV = ROOT / ".peers-venv"
+
+
+@dataclasses.dataclass(frozen=True)
+class Work:
+    """The work every program does, per agent."""
+
+    total_timesteps: int = 20_000
+    num_envs: int = 4
+    gradient_steps: int = 2  # after every step of the num_envs envs (Rejax's num_epochs)
+    batch_size: int = 128
+    buffer_size: int = 50_000
+    learning_starts: int = 1_000
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    learning_rate: float = 1e-3
+    gamma: float = 0.99
+    tau: float = 0.05  # Polyak step after every env step (Rejax: polyak = 1 - tau)
+    epsilon_decay_steps: int = 10_000
+
+    @property
+    def num_rounds(self) -> int:
+        """Steps of the num_envs envs."""
+        return self.total_timesteps // self.num_envs
+
+    @property
+    def first_learning_round(self) -> int:
+        """First round whose gradient steps run: its env steps reach learning_starts."""
+        return max(0, -(-self.learning_starts // self.num_envs) - 1)
+
+    @property
+    def num_updates(self) -> int:
+        return (self.num_rounds - self.first_learning_round) * self.gradient_steps
+
+    def ours(self) -> dqn_jax.DQNConfig:
+        return dqn_jax.DQNConfig(
+            total_timesteps=self.total_timesteps,
+            num_envs=self.num_envs,
+            train_frequency=self.num_envs,
+            gradient_steps=self.gradient_steps,
+            batch_size=self.batch_size,
+            buffer_size=self.buffer_size,
+            learning_starts=self.learning_starts,
+            target_update_period=self.num_envs,
+            tau=self.tau,
+            learning_rate=self.learning_rate,
+            lr_decay=False,
+            max_grad_norm=10.0,
+            gamma=self.gamma,
+            loss="mse",
+            double=True,
+            n_step=1,
+            epsilon_decay_steps=self.epsilon_decay_steps,
+            hidden_sizes=self.hidden_sizes,
+            activation="relu",
+            layer_norm=False,
+            log_interval=self.total_timesteps,
+            eval_episodes=0,
+        )
+
+    def rejax(self) -> dict[str, Any]:
+        """Keyword arguments of ``rejax.DQN.create`` for the same work.
+
+        A Rejax iteration steps the ``num_envs`` envs once, then (once ``global_step >
+        fill_buffer`` before the step) takes ``num_epochs`` gradient steps, so ``fill_buffer =
+        learning_starts - num_envs - 1`` starts learning in the same round as ours. The target
+        moves every iteration (``target_update_freq = num_envs`` env steps). One evaluation
+        window spans the whole run and the worker replaces the evaluation by a no-op.
+        """
+        return dict(
+            total_timesteps=self.total_timesteps,
+            num_envs=self.num_envs,
+            num_epochs=self.gradient_steps,
+            batch_size=self.batch_size,
+            buffer_size=self.buffer_size,
+            fill_buffer=self.learning_starts - self.num_envs - 1,
+            target_update_freq=self.num_envs,
+            polyak=1.0 - self.tau,
+            learning_rate=self.learning_rate,
+            max_grad_norm=10.0,
+            gamma=self.gamma,
+            ddqn=True,
+            agent_kwargs={"activation": "relu", "hidden_layer_sizes": list(self.hidden_sizes)},
+            eps_start=1.0,
+            eps_end=0.05,
+            exploration_fraction=self.epsilon_decay_steps / self.total_timesteps,
+            eval_freq=self.total_timesteps,
+            skip_initial_evaluation=True,
+        )
+
+
+# --- Rejax, in its own virtual environment --------------------------------------------------
+
+REJAX_WORKER = r'''
+import json, sys, time
+from importlib import metadata
+
+import jax
+import jax.numpy as jnp
+import gymnax
+from rejax import DQN
+
+
+class FiveValueStep:
+    """gymnax >= 1.0 returns (obs, state, reward, terminated, truncated, info); Rejax 0.1.3
+    unpacks the five values of gymnax 0.0.x, with done = terminated or truncated."""
+
+    def __init__(self, env):
+        self.env = env
+
+    def __getattr__(self, name):
+        if name == "env":  # not set yet (copy.deepcopy builds the object bare)
+            raise AttributeError(name)
+        return getattr(self.env, name)
+
+    def step(self, key, state, action, params=None):
+        out = self.env.step(key, state, action, params)
+        if len(out) == 6:
+            obs, state, reward, terminated, truncated, info = out
+            return obs, state, reward, jnp.logical_or(terminated, truncated), info
+        return out
+
+
+spec = json.loads(sys.argv[1])
+env, env_params = gymnax.make("CartPole-v1")
+kwargs = spec["kwargs"]
+hidden = tuple(kwargs["agent_kwargs"].pop("hidden_layer_sizes"))
+algo = DQN.create(env=FiveValueStep(env), env_params=env_params, **kwargs)
+assert algo.agent.hidden_layer_sizes == hidden, (algo.agent.hidden_layer_sizes, hidden)
+algo = algo.replace(eval_callback=lambda algo, ts, rng: jnp.zeros(()))
+agents = spec["agents"]
+if agents > 1:
+    fn, keys = jax.jit(jax.vmap(algo.train)), jax.random.split(jax.random.key(0), agents)
+else:
+    fn, keys = jax.jit(algo.train), jax.random.key(0)
+start = time.perf_counter()
+compiled = fn.lower(keys).compile()
+versions = {n: metadata.version(n) for n in ("rejax", "jax", "jaxlib", "flax", "gymnax")}
+print(json.dumps({"compile_s": time.perf_counter() - start, "versions": versions}), flush=True)
+for line in sys.stdin:
+    if line.strip() != "run":
+        break
+    start = time.perf_counter()
+    ts, _ = compiled(keys)
+    jax.block_until_ready(ts)
+    run_s = time.perf_counter() - start
+    print(json.dumps({
+        "run_s": run_s,
+        "env_steps": int(jnp.sum(ts.global_step)),
+        "updates": int(jnp.sum(ts.q_ts.step)),
+    }), flush=True)
+'''
+
+
+def ensure_venv(path: Path) -> Path:
+    """The Python of the venv at ``path`` with ``rejax`` installed, creating it when missing."""
+    python = path / "bin" / "python"
+    check = [str(python), "-c", "import rejax"]
+    if python.exists() and subprocess.run(check, capture_output=True).returncode == 0:
+        return python
+    print(f"creating {path} with rejax (pip install rejax) ...", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "rejax"], check=True)
+    return python
+
+
+class RejaxWorker:
+    """Rejax's train compiled in a subprocess of the peers' venv; ``run()`` times one run."""
+
+    def __init__(self, python: Path, work: Work, agents: int) -> None:
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+        spec = json.dumps({"kwargs": work.rejax(), "agents": agents})
+        self.proc = subprocess.Popen(
+            [str(python), "-c", REJAX_WORKER, spec],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        first = self._read()
+        self.compile_s = first["compile_s"]
+        self.versions = first["versions"]
+
+    def _read(self) -> dict[str, Any]:
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the Rejax worker exited (code {self.proc.wait()})")
+        return json.loads(line)
+
+    def run(self) -> dict[str, Any]:
+        self.proc.stdin.write("run\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def close(self) -> None:
+        self.proc.stdin.write("quit\n")
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+# --- ours and the floor, in this process -----------------------------------------------------
+
+
+class LocalProgram:
+    """A jitted ``fn(key)``, vmapped over keys for several agents; ``counts(output)`` gives the
+    env steps and gradient steps it did. Its whole output is returned, so nothing is dead code."""
+
+    def __init__(
+        self, fn: Callable[[jax.Array], Any], agents: int, counts: Callable[[Any], tuple]
+    ) -> None:
+        if agents > 1:
+            jitted, self.keys = jax.jit(jax.vmap(fn)), jax.random.split(jax.random.key(0), agents)
+        else:
+            jitted, self.keys = jax.jit(fn), jax.random.key(0)
+        self.counts = counts
+        start = time.perf_counter()
+        self.compiled = jitted.lower(self.keys).compile()
+        self.compile_s = time.perf_counter() - start
+
+    def run(self) -> dict[str, Any]:
+        start = time.perf_counter()
+        output = jax.block_until_ready(self.compiled(self.keys))
+        run_s = time.perf_counter() - start
+        env_steps, updates = self.counts(output)
+        return {
+            "run_s": run_s,
+            "env_steps": int(jnp.sum(env_steps)),
+            "updates": int(jnp.sum(updates)),
+        }
+
+
+def ours(config: dqn_jax.DQNConfig, agents: int) -> LocalProgram:
+    """``dqn_jax.make_train(config)``, returning its whole ``TrainResult`` as a user gets it."""
+    return LocalProgram(
+        dqn_jax.make_train(config), agents, lambda r: (r.state.env_steps, r.state.updates)
+    )
+
+
+def floor(work: Work, agents: int, updates: bool = True) -> LocalProgram:
+    return LocalProgram(floor_fn(work, updates), agents, lambda out: out[:2])
+
+
+def floor_fn(work: Work, updates: bool = True) -> Callable[[jax.Array], tuple]:
+    """The compute floor of ``work``: env steps and Adam updates, nothing else.
+
+    Each round steps the ``num_envs`` envs once with the greedy action of the online MLP, then
+    (from the same round as the agents) takes ``gradient_steps`` Adam steps on the Double-DQN MSE
+    loss of a batch gathered by random indices from a fixed array of ``buffer_size`` transitions:
+    the online net over obs and next_obs, the target net over next_obs. ``updates=False`` keeps
+    only the env steps.
+    """
+    env, env_params = gymnax.make("CartPole-v1")
+    obs_dim = env.observation_space(env_params).shape[0]
+    num_actions = env.action_space(env_params).n
+    optimizer = optax.adam(work.learning_rate)
+    batch, n = work.batch_size, work.buffer_size
+
+    def new_params(key: jax.Array) -> Any:
+        net = dqn_jax.QNetwork(obs_dim, num_actions, work.hidden_sizes, "relu", key=key)
+        return eqx.partition(net, eqx.is_array)
+
+    _, static = new_params(jax.random.key(0))
+
+    def mlp(params: Any, x: jax.Array) -> jax.Array:
+        return jax.vmap(eqx.combine(params, static))(x)
+
+    def loss(online: Any, target: Any, obs, action, reward, discount, next_obs) -> jax.Array:
+        q_both = mlp(online, jnp.concatenate([obs, next_obs]))
+        q_tm1, q_sel = q_both[:batch], jax.lax.stop_gradient(q_both[batch:])
+        q_t = mlp(target, next_obs)
+        a_t = jnp.argmax(q_sel, axis=-1)
+        y = reward + discount * jnp.take_along_axis(q_t, a_t[:, None], axis=-1)[:, 0]
+        q_a = jnp.take_along_axis(q_tm1, action[:, None], axis=-1)[:, 0]
+        return 0.5 * jnp.mean((jax.lax.stop_gradient(y) - q_a) ** 2)
+
+    def train(key: jax.Array) -> tuple:
+        net_key, env_key, data_key, key = jax.random.split(key, 4)
+        online, _ = new_params(net_key)
+        target = online
+        opt_state = optimizer.init(online)
+        k1, k2, k3 = jax.random.split(data_key, 3)
+        data = (
+            jax.random.normal(k1, (n, obs_dim)),
+            jax.random.randint(k2, (n,), 0, num_actions),
+            jnp.ones(n),
+            jnp.full(n, work.gamma),
+            jax.random.normal(k3, (n, obs_dim)),
+        )
+        obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(
+            jax.random.split(env_key, work.num_envs), env_params
+        )
+
+        def env_step(carry):
+            online, opt_state, obs, env_state, key = carry
+            key, step_key = jax.random.split(key)
+            action = jnp.argmax(mlp(online, obs), axis=-1)
+            obs, env_state, *_ = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
+                jax.random.split(step_key, work.num_envs), env_state, action, env_params
+            )
+            return online, opt_state, obs, env_state, key
+
+        def update(_, carry):
+            online, opt_state, obs, env_state, key = carry
+            key, index_key = jax.random.split(key)
+            index = jax.random.randint(index_key, (batch,), 0, n)
+            grads = jax.grad(loss)(online, target, *(x[index] for x in data))
+            step, opt_state = optimizer.update(grads, opt_state, online)
+            return optax.apply_updates(online, step), opt_state, obs, env_state, key
+
+        def round_(carry, _):
+            carry = env_step(carry)
+            if updates:
+                carry = jax.lax.fori_loop(0, work.gradient_steps, update, carry)
+            return carry, None
+
+        carry = (online, opt_state, obs, env_state, key)
+        carry, _ = jax.lax.scan(
+            lambda c, _: (env_step(c), None), carry, None, length=work.first_learning_round
+        )
+        carry, _ = jax.lax.scan(
+            round_, carry, None, length=work.num_rounds - work.first_learning_round
+        )
+        env_steps = jnp.int32(work.total_timesteps)
+        return env_steps, jnp.int32(work.num_updates if updates else 0), carry[:3]
+
+    return train
+
+
+# --- the comparison ---------------------------------------------------------------------------
+
+
+def _summary(runs: list[dict[str, Any]], compile_s: float, agents: int, work: Work):
+    times = [r["run_s"] for r in runs]
+    steps = agents * work.total_timesteps
+    return {
+        "compile_s": compile_s,
+        "runs_s": times,
+        "fastest_s": min(times),
+        "median_s": statistics.median(times),
+        "steps_per_s": steps / min(times),
+        "median_steps_per_s": steps / statistics.median(times),
+        "env_steps": runs[-1]["env_steps"],
+        "updates": runs[-1]["updates"],
+    }
+
+
+def compare(
+    agents: tuple[int, ...] = (1, 32),
+    work: Work | None = None,
+    repeats: int = 3,
+    peers_venv: Path | str = DEFAULT_VENV,
+    breakdown: bool = False,
+) -> dict[str, Any]:
+    """Measures ours, Rejax and the floor on ``work`` for each number of agents.
+
+    Returns a dict with ``work``, the Rejax ``versions``, ``loadavg`` (before and after) and
+    ``rows``: one per number of agents, with ``ours``, ``rejax`` and ``floor`` summaries (compile
+    time, every run, fastest and median run, env steps/s of the fastest and of the median run,
+    env steps and gradient steps summed over agents), the ratio ``ours / rejax`` and the fraction
+    ``ours / floor``. With ``breakdown``, also ``ours_env`` and ``floor_env``: the same programs
+    without gradient steps (learning starts at the last round for ours), which split each run into
+    its env-step and update parts.
+    """
+    work = work or Work()
+    python = ensure_venv(Path(peers_venv))
+    loadavg = [os.getloadavg()]
+    rows, versions = [], {}
+    for n in agents:
+        programs: dict[str, Any] = {"ours": ours(work.ours(), n)}
+        programs["rejax"] = RejaxWorker(python, work, n)
+        programs["floor"] = floor(work, n)
+        if breakdown:
+            env_only = work.ours().replace(learning_starts=work.total_timesteps)
+            programs["ours_env"] = ours(env_only, n)
+            programs["floor_env"] = floor(work, n, updates=False)
+        versions = programs["rejax"].versions
+        runs: dict[str, list] = {name: [] for name in programs}
+        for i in range(1 + repeats):  # the first round is the warm-up
+            for name, program in programs.items():
+                result = program.run()
+                print(
+                    f"{n:>3} agents, {'warm-up' if i == 0 else f'run {i}'}: {name:<9} "
+                    f"{result['run_s']:7.2f} s",
+                    flush=True,
+                )
+                if i > 0:
+                    runs[name].append(result)
+        programs["rejax"].close()
+        row = {"agents": n}
+        for name, program in programs.items():
+            row[name] = _summary(runs[name], program.compile_s, n, work)
+        for name in ("ours", "rejax", "floor"):
+            expected = n * work.num_updates
+            if (
+                row[name]["updates"] != expected
+                or row[name]["env_steps"] != n * work.total_timesteps
+            ):
+                raise RuntimeError(
+                    f"{name} did other work: {row[name]} (expected {expected} updates)"
+                )
+        row["ratio_rejax"] = row["ours"]["steps_per_s"] / row["rejax"]["steps_per_s"]
+        row["fraction_floor"] = row["ours"]["steps_per_s"] / row["floor"]["steps_per_s"]
+        rows.append(row)
+        loadavg.append(os.getloadavg())
+    return {"work": work, "versions": versions, "loadavg": loadavg, "rows": rows}
+
+
+def table(result: dict[str, Any]) -> list[str]:
+    lines = [
+        "| agents | ours (env steps/s) | Rejax (env steps/s) | floor (env steps/s) "
+        "| ours / Rejax | ours / floor | compile ours / Rejax / floor (s) |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in result["rows"]:
+        o, j, f = r["ours"], r["rejax"], r["floor"]
+        lines.append(
+            f"| {r['agents']} | {o['steps_per_s']:,.0f} | {j['steps_per_s']:,.0f} "
+            f"| {f['steps_per_s']:,.0f} | **{r['ratio_rejax']:.2f}x** "
+            f"| **{100 * r['fraction_floor']:.0f}%** "
+            f"| {o['compile_s']:.1f} / {j['compile_s']:.1f} / {f['compile_s']:.1f} |"
+        )
+    return lines
+
+
+def runs_table(result: dict[str, Any]) -> list[str]:
+    names = [k for k in result["rows"][0] if isinstance(result["rows"][0][k], dict)]
+    lines = [
+        "| agents | program | runs (s) | fastest (s) | median (s) |",
+        "|---:|---|---|---:|---:|",
+    ]
+    for r in result["rows"]:
+        for name in names:
+            s = r[name]
+            runs = ", ".join(f"{t:.2f}" for t in s["runs_s"])
+            lines.append(
+                f"| {r['agents']} | {name} | {runs} | {s['fastest_s']:.2f} | {s['median_s']:.2f} |"
+            )
+    return lines
+
+
+def breakdown_lines(result: dict[str, Any]) -> list[str]:
+    """Where the time goes, from the runs without gradient steps (``--breakdown``)."""
+    lines = []
+    work: Work = result["work"]
+    for r in result["rows"]:
+        if "ours_env" not in r:
+            continue
+        per_agent = work.num_updates
+        o_env, f_env = r["ours_env"]["fastest_s"], r["floor_env"]["fastest_s"]
+        o_upd = r["ours"]["fastest_s"] - o_env
+        f_upd = r["floor"]["fastest_s"] - f_env
+        lines.append(
+            f"- {r['agents']} agent(s): of our fastest run ({r['ours']['fastest_s']:.2f} s), the "
+            f"env steps with acting and replay writes take {o_env:.2f} s (floor: {f_env:.2f} s) "
+            f"and the {per_agent:,} gradient steps per agent the rest, {o_upd:.2f} s or "
+            f"{1e6 * o_upd / per_agent:.0f} us per (vmapped) step (floor: {f_upd:.2f} s, "
+            f"{1e6 * f_upd / per_agent:.0f} us). Rejax's whole run: "
+            f"{r['rejax']['fastest_s']:.2f} s."
+        )
+    return lines
+
+
+def section(
+    result: dict[str, Any], limits: str = "", command_line: str = "", machine_line: str = ""
+) -> str:
+    work: Work = result["work"]
+    v = result["versions"]
+    load = ", ".join(f"{a:.1f}" for a, _, _ in result["loadavg"])
+    lines = [
+        "## Against Rejax and the compute floor (matched work)",
+        "",
+        f"Machine: {machine_line or machine()}.",
+        f"Rejax side: rejax {v.get('rejax')}, jax {v.get('jax')}, flax {v.get('flax')}, "
+        f"gymnax {v.get('gymnax')}, in its own venv.",
+        f"Command: `{command_line or command()}`.",
+        f"Matched work per agent: {work.total_timesteps:,} env steps of CartPole-v1 in "
+        f"{work.num_envs} vmapped envs; after every step of the {work.num_envs} envs, "
+        f"{work.gradient_steps} gradient steps (the first in the round where "
+        f"{work.learning_starts:,} env steps are reached: {work.num_updates:,} in all, checked on "
+        f"every program's final state) on batches of {work.batch_size}; replay capacity "
+        f"{work.buffer_size:,}; 64-64 ReLU MLP, Double DQN, MSE, Adam; Polyak target step "
+        f"{work.tau} every env step; no evaluation during the run. Ours is "
+        "`DQNConfig(n_step=1, layer_norm=False, lr_decay=False, train_frequency=num_envs, "
+        "eval_episodes=0, ...)`, the algorithm Rejax runs (our defaults add LayerNorm and 3-step "
+        "targets); Rejax is `DQN.create(num_epochs=2, fill_buffer=learning_starts - num_envs - 1, "
+        "target_update_freq=num_envs, polyak=1 - tau, eval_freq=total_timesteps, ...)`, its "
+        "evaluation replaced by a no-op and the gymnax 1.0 six-value step adapted to the five "
+        "values Rejax unpacks. The floor is one jitted scan of only the env steps (greedy actions "
+        "from the same `QNetwork`) and the same Adam updates on batches gathered by random indices "
+        "from a fixed array (no replay writes, exploration, target updates, clipping or logging).",
+        f"Agents > 1 are seeds vmapped into one program. Compile excluded; each program ran one "
+        f"warm-up and then {len(result['rows'][0]['ours']['runs_s'])} times, the programs in turn "
+        "so that other load falls on all alike; env steps/s are summed over agents, from the "
+        f"fastest run. Load average (1 min) at the start and after each row: {load} "
+        f"on {os.cpu_count()} cores.",
+        "",
+        *table(result),
+        "",
+        "Every run (`ours_env` and `floor_env` are the same programs without gradient steps):",
+        "",
+        *runs_table(result),
+    ]
+    if any("ours_env" in r for r in result["rows"]):
+        lines += ["", "Where the time goes:", "", *breakdown_lines(result)]
+    if limits:
+        lines += ["", limits.strip()]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--agents", type=int, nargs="+", default=[1, 32])
+    parser.add_argument("--timesteps", type=int, default=Work.total_timesteps)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--peers-venv", type=Path, default=DEFAULT_VENV, help="venv with rejax (made if missing)"
+    )
+    parser.add_argument(
+        "--breakdown", action="store_true", help="also time ours and the floor without updates"
+    )
+    parser.add_argument("--limits", type=Path, help="markdown file: what limits us")
+    parser.add_argument("--json", type=Path, help="write the raw figures here")
+    parser.add_argument(
+        "--from-json", type=Path, help="measure nothing: render the figures of an earlier --json"
+    )
+    parser.add_argument("--write", action="store_true", help="write the section to BENCHMARKS.md")
+    args = parser.parse_args()
+    if args.from_json:
+        saved = json.loads(args.from_json.read_text())
+        work_fields = {**saved["work"], "hidden_sizes": tuple(saved["work"]["hidden_sizes"])}
+        result = {**saved, "work": Work(**work_fields)}
+    else:
+        work = Work(total_timesteps=args.timesteps)
+        result = compare(tuple(args.agents), work, args.repeats, args.peers_venv, args.breakdown)
+        result["command"], result["machine"] = command(), machine()
+    print("\n".join(table(result)))
+    print("\n".join(runs_table(result)))
+    print("\n".join(breakdown_lines(result)))
+    if args.json:
+        saved = {**result, "work": dataclasses.asdict(result["work"])}
+        args.json.write_text(json.dumps(saved, indent=1))
+    if args.write:
+        limits = args.limits.read_text() if args.limits else ""
+        text = section(result, limits, result.get("command", ""), result.get("machine", ""))
+        write_section("benchmark-peers", text)
+
+
+if __name__ == "__main__":
+    main()
