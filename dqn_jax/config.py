@@ -112,11 +112,23 @@ def _check_range(name: str, value: Any) -> None:
         raise ValueError(f"{name}={shown!r} is outside the allowed range {HPARAM_RANGES[name]}")
 
 
-def _check_int(name: str, value: Any, minimum: int) -> None:
+def _check_int(name: str, value: Any, minimum: int, maximum: int | None = None) -> None:
+    allowed = f"[{minimum}, inf)" if maximum is None else f"[{minimum}, {maximum}]"
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name}={value!r} must be an integer >= {minimum}")
-    if value < minimum:
-        raise ValueError(f"{name}={value!r} is outside the allowed range [{minimum}, inf)")
+        if maximum is None:
+            raise ValueError(f"{name}={value!r} must be an integer >= {minimum}")
+        raise ValueError(f"{name}={value!r} must be an integer in {allowed}")
+    if value < minimum or (maximum is not None and value > maximum):
+        raise ValueError(f"{name}={value!r} is outside the allowed range {allowed}")
+
+
+def _check_integral(name: str, value: Any) -> None:
+    """Every element of ``value`` (already range-checked) is a whole number."""
+    values = np.asarray(value, dtype=np.float64)
+    fractional = np.mod(values, 1) != 0
+    if fractional.any():
+        shown = values[fractional].reshape(-1)[0].item()
+        raise ValueError(f"{name}={shown!r} must be an integer in {HPARAM_RANGES[name]}")
 
 
 def _check_multiple(name: str, value: int, of_name: str, of: int) -> None:
@@ -240,9 +252,18 @@ class DQNConfig:
     def __post_init__(self) -> None:
         # Normalise to hashable types: the config is a static jit argument.
         if isinstance(self.env_kwargs, Mapping):
-            object.__setattr__(self, "env_kwargs", tuple(sorted(self.env_kwargs.items())))
+            # sorted by the keys' text, so a non-string key reaches the check below
+            items = sorted(self.env_kwargs.items(), key=lambda kv: str(kv[0]))
+            object.__setattr__(self, "env_kwargs", tuple(items))
         if isinstance(self.hidden_sizes, list):
             object.__setattr__(self, "hidden_sizes", tuple(self.hidden_sizes))
+        # numpy scalars (e.g. from a sweep grid) become Python numbers, which JSON can write
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, np.integer):
+                object.__setattr__(self, field.name, int(value))
+            elif isinstance(value, np.floating):
+                object.__setattr__(self, field.name, float(value))
         self._validate()
 
     def _validate(self) -> None:
@@ -252,7 +273,10 @@ class DQNConfig:
             isinstance(kv, tuple) and len(kv) == 2 and isinstance(kv[0], str)
             for kv in self.env_kwargs
         ):
-            raise ValueError(f"env_kwargs={self.env_kwargs!r} must be a dict of keyword arguments")
+            raise ValueError(
+                f"env_kwargs={self.env_kwargs!r} must be a dict of keyword arguments "
+                f"with string keys"
+            )
         try:
             hash(self.env_kwargs)
         except TypeError:
@@ -265,7 +289,7 @@ class DQNConfig:
         for name in ("train_frequency", "gradient_steps", "log_interval"):
             _check_int(name, getattr(self, name), 1)
         _check_int("learning_starts", self.learning_starts, 0)
-        _check_int("target_update_period", self.target_update_period, 1)
+        _check_int("target_update_period", self.target_update_period, 1, INT32_MAX)
         _check_int("epsilon_decay_steps", self.epsilon_decay_steps, 0)
         _check_int("eval_episodes", self.eval_episodes, 0)
         _check_int("n_step", self.n_step, 1)
@@ -303,7 +327,7 @@ class DQNConfig:
         if (self.n_step - 1) * self.num_envs >= self.buffer_size:
             raise ValueError(
                 f"n_step={self.n_step} is outside the allowed range [1, "
-                f"{(self.buffer_size - 1) // self.num_envs}]: the buffer must hold n_step steps "
+                f"{self.buffer_size // self.num_envs}]: the buffer must hold n_step steps "
                 f"of every env"
             )
         least = self.batch_size + (self.n_step - 1) * self.num_envs
@@ -317,6 +341,14 @@ class DQNConfig:
             raise ValueError(
                 f"learning_starts={self.learning_starts} leaves no gradient step: it must be at "
                 f"most total_timesteps={self.total_timesteps}"
+            )
+        learning_rounds = self.num_rounds - self.first_learning_round
+        if self.num_updates > INT32_MAX:
+            raise ValueError(
+                f"gradient_steps={self.gradient_steps} is outside the allowed range "
+                f"[1, {INT32_MAX // learning_rounds}] for this run: {learning_rounds} rounds of "
+                f"gradient steps would take {self.num_updates}, more than the int32 update "
+                f"counter holds ({INT32_MAX})"
             )
 
         for name in HPARAM_RANGES:
@@ -354,7 +386,7 @@ class DQNConfig:
         sets all four switches (``double``, ``dueling``, ``prioritized``, ``n_step``); the
         other fields keep their defaults, and ``overrides`` apply last.
         """
-        if name not in PRESETS:
+        if not isinstance(name, str) or name not in PRESETS:
             raise ValueError(f"preset={name!r} must be one of {tuple(PRESETS)}")
         try:
             return cls(**{**PRESETS[name], **overrides})
@@ -422,14 +454,16 @@ class HParams(eqx.Module):
             raise ValueError(f"unknown hyper-parameter(s) {sorted(unknown)}; allowed: {names}")
         if missing:
             raise ValueError(f"missing hyper-parameter(s) {sorted(missing)}")
+        # every concrete value is checked before any is put on a device
         for name in names:
             value = values[name]
-            dtype = jnp.int32 if name == "target_update_period" else jnp.float32
             if not isinstance(value, jax.core.Tracer):
                 _check_range(name, value)
-                if dtype == jnp.int32 and not np.all(np.equal(np.mod(value, 1), 0)):
-                    raise ValueError(f"{name}={value!r} must be an integer")
-            setattr(self, name, jnp.asarray(value, dtype))
+                if name == "target_update_period":
+                    _check_integral(name, value)
+        for name in names:
+            dtype = jnp.int32 if name == "target_update_period" else jnp.float32
+            setattr(self, name, jnp.asarray(values[name], dtype))
 
     @classmethod
     def from_config(cls, config: DQNConfig, **overrides: Any) -> HParams:

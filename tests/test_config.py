@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 
 import jax
@@ -107,9 +109,14 @@ def test_learning_starts_above_total_timesteps_raises():
         DQNConfig(total_timesteps=5000, log_interval=5000, learning_starts=6000)
 
 
-def test_train_frequency_not_multiple_of_num_envs_raises():
-    with raises_naming("train_frequency", 4, "num_envs=3", "nearest valid: 3 or 6"):
-        DQNConfig(num_envs=3, train_frequency=4)
+@pytest.mark.parametrize(
+    ("num_envs", "train_frequency", "nearest"), [(3, 4, "3 or 6"), (4, 2, "4)")]
+)
+def test_train_frequency_not_multiple_of_num_envs_raises(num_envs, train_frequency, nearest):
+    with raises_naming(
+        "train_frequency", train_frequency, f"num_envs={num_envs}", f"nearest valid: {nearest}"
+    ):
+        DQNConfig(num_envs=num_envs, train_frequency=train_frequency)
 
 
 def test_log_interval_not_multiple_of_train_frequency_raises():
@@ -147,7 +154,7 @@ def test_out_of_range_float_raises(name, value, allowed):
 
 
 def test_nan_hyperparameter_raises():
-    with pytest.raises(ValueError, match=r"gamma=.*nan"):
+    with pytest.raises(ValueError, match=r"gamma=nan is outside the allowed range \[0, 1\]"):
         DQNConfig(gamma=float("nan"))
 
 
@@ -235,7 +242,7 @@ def test_unknown_activation_raises():
         DQNConfig(activation="sigmoid")
 
 
-@pytest.mark.parametrize("hidden_sizes", [(0,), (16, -1), (16, 8.0), (True,)])
+@pytest.mark.parametrize("hidden_sizes", [(0,), (16, -1), (16, 8.0), (True,), 64, "64"])
 def test_bad_hidden_sizes_raise(hidden_sizes):
     with raises_naming("hidden_sizes", repr(hidden_sizes), "integers >= 1"):
         DQNConfig(hidden_sizes=hidden_sizes)
@@ -348,7 +355,7 @@ def test_target_update_period_beyond_int32_is_rejected_or_usable():
         ("gradient_steps", 0, "[1, inf)"),
         ("log_interval", 0, "[1, inf)"),
         ("learning_starts", -1, "[0, inf)"),
-        ("target_update_period", 0, "[1, inf)"),
+        ("target_update_period", 0, "[1, 2147483647]"),
         ("epsilon_decay_steps", -1, "[0, inf)"),
         ("temperature_decay_steps", -1, "[0, inf)"),
         ("eval_episodes", -1, "[0, inf)"),
@@ -390,10 +397,16 @@ def test_n_step_buffer_not_multiple_of_num_envs_raises():
         DQNConfig(n_step=3, buffer_size=1001)
 
 
-def test_n_step_buffer_size_below_n_steps_of_every_env_raises():
-    # (n_step - 1) * num_envs must be below buffer_size: here at most (128 - 1) // 4 = 31 steps
-    with raises_naming("n_step", 40, "[1, 31]"):
-        DQNConfig(n_step=40, buffer_size=128, batch_size=32, learning_starts=1000)
+@pytest.mark.parametrize("n_step", [33, 40])
+def test_n_step_buffer_size_below_n_steps_of_every_env_raises(n_step):
+    # the buffer must hold n_step steps of each of the 4 envs: at most 128 // 4 = 32 steps
+    with raises_naming("n_step", n_step, "[1, 32]", "n_step steps of every env"):
+        DQNConfig(n_step=n_step, buffer_size=128, batch_size=32, learning_starts=1000)
+
+
+def test_n_step_filling_the_buffer_is_allowed():
+    # the largest n_step the message allows: a sequence spans (32 - 1) * 4 + 1 = 125 <= 128 slots
+    assert DQNConfig(n_step=32, buffer_size=128, batch_size=32, learning_starts=1000).n_step == 32
 
 
 def test_n_step_raises_the_least_learning_starts():
@@ -500,3 +513,207 @@ def test_hparams_non_number_raises(value):
 def test_hparams_target_update_period_beyond_int32_raises():
     with raises_naming("target_update_period", 2**31, "[1, 2147483647]"):
         HParams.from_config(DQNConfig(), target_update_period=2**31)
+
+
+def test_hparams_direct_unknown_name_lists_allowed_names():
+    values = {name: 1.0 for name in HPARAM_RANGES}
+    with pytest.raises(ValueError, match=r"unknown hyper-parameter\(s\) \['gama'\].*'gamma'"):
+        HParams(**values, gama=0.5)
+
+
+def test_hparams_sweep_with_one_non_integer_target_update_period_raises():
+    with raises_naming("target_update_period", 2.5, "must be an integer in [1, 2147483647]"):
+        HParams.from_config(DQNConfig(), target_update_period=np.array([100.0, 2.5]))
+
+
+# --- every field, every kind of bad value ---------------------------------------------------------
+
+INTEGER_FIELDS = {
+    "total_timesteps": ">= 1",
+    "num_envs": ">= 1",
+    "buffer_size": ">= 1",
+    "batch_size": ">= 1",
+    "learning_starts": ">= 0",
+    "train_frequency": ">= 1",
+    "gradient_steps": ">= 1",
+    "target_update_period": "in [1, 2147483647]",
+    "n_step": ">= 1",
+    "rank_resort_interval": ">= 1",
+    "epsilon_decay_steps": ">= 0",
+    "temperature_decay_steps": ">= 0",
+    "log_interval": ">= 1",
+    "eval_episodes": ">= 0",
+}
+
+
+def test_integer_fields_are_every_int_field():
+    ints = {f.name for f in dataclasses.fields(DQNConfig) if f.type == "int"}
+    assert set(INTEGER_FIELDS) == ints
+
+
+@pytest.mark.parametrize("value", [2.5, True, "8"], ids=["float", "bool", "str"])
+@pytest.mark.parametrize("name", list(INTEGER_FIELDS))
+def test_non_integer_for_every_int_field_raises(name, value):
+    with raises_naming(name, repr(value), f"must be an integer {INTEGER_FIELDS[name]}"):
+        DQNConfig(**{name: value})
+
+
+@pytest.mark.parametrize("name", [n for n in HPARAM_RANGES if n not in INTEGER_FIELDS])
+def test_non_number_for_every_float_hyperparameter_raises(name):
+    with raises_naming(name, "'1'", f"must be a number in {HPARAM_RANGES[name]}"):
+        DQNConfig(**{name: "1"})
+
+
+@pytest.mark.parametrize("name", list(OUT_OF_RANGE))
+def test_config_every_hyperparameter_out_of_range_raises(name):
+    value = OUT_OF_RANGE[name]
+    with raises_naming(name, value, "outside the allowed range", str(HPARAM_RANGES[name])):
+        DQNConfig(**{name: value})
+
+
+def test_numpy_scalars_become_python_numbers():
+    config = DQNConfig(
+        batch_size=np.int64(64), target_update_period=np.int32(100), gamma=np.float32(0.5)
+    )
+    assert config == DQNConfig(batch_size=64, target_update_period=100, gamma=0.5)
+    assert hash(config) == hash(DQNConfig(batch_size=64, target_update_period=100, gamma=0.5))
+    assert (type(config.batch_size), type(config.target_update_period)) == (int, int)
+    assert type(config.gamma) is float
+    json.dumps(dataclasses.asdict(config))  # a saved run writes the fields as JSON
+
+
+@pytest.mark.parametrize(
+    ("env_kwargs", "shown"), [({1: 2}, "((1, 2),)"), ({1: 2, "rows": 6}, "((1, 2), ('rows', 6))")]
+)
+def test_env_kwargs_non_string_key_raises(env_kwargs, shown):
+    with raises_naming("env_kwargs", shown, "must be a dict", "string keys"):
+        DQNConfig(env_kwargs=env_kwargs)
+
+
+def test_learning_starts_equal_to_total_timesteps_leaves_one_round_of_updates():
+    # the learning-rate decay divides by num_updates, so the boundary must leave at least one
+    config = DQNConfig(total_timesteps=5000, log_interval=5000, learning_starts=5000)
+    assert config.num_updates == config.gradient_steps
+
+
+def test_gradient_steps_overflowing_the_int32_update_counter_raises():
+    # 2**30 / 4 rounds, the first 249 before learning_starts=1000: at most 8 steps a round
+    sizes = dict(total_timesteps=2**30, log_interval=2**20)
+    assert DQNConfig(gradient_steps=8, **sizes).num_updates <= 2**31 - 1
+    with raises_naming("gradient_steps", 9, "[1, 8]", "268435207 rounds", "int32"):
+        DQNConfig(gradient_steps=9, **sizes)
+
+
+@pytest.mark.parametrize("name", [None, ["dqn"], 3])
+def test_non_string_preset_lists_the_known_ones(name):
+    with raises_naming("preset", repr(name), "must be one of", "'rainbow_lite'"):
+        DQNConfig.preset(name)
+
+
+# --- every rule raises before anything is compiled ------------------------------------------------
+
+# One bad value per rule, the field its message starts with. The environment is built last (and
+# building it runs gymnax code), so these rules must not reach it.
+BEFORE_ANY_COMPILATION = [
+    pytest.param(lambda c: DQNConfig(env_name=3), "env_name", id="env_name-type"),
+    pytest.param(lambda c: DQNConfig(env_kwargs=5), "env_kwargs", id="env_kwargs-type"),
+    pytest.param(lambda c: DQNConfig(env_kwargs={"a": [1]}), "env_kwargs", id="env_kwargs-hash"),
+    pytest.param(lambda c: DQNConfig(batch_size=2.0), "batch_size", id="int-type"),
+    pytest.param(lambda c: DQNConfig(batch_size=0), "batch_size", id="int-min"),
+    pytest.param(
+        lambda c: DQNConfig(target_update_period=2**31), "target_update_period", id="int-max"
+    ),
+    pytest.param(
+        lambda c: DQNConfig(total_timesteps=2**31, log_interval=2**20),
+        "total_timesteps",
+        id="int32-steps",
+    ),
+    pytest.param(lambda c: DQNConfig(num_envs=3), "train_frequency", id="train_frequency"),
+    pytest.param(lambda c: DQNConfig(log_interval=5001), "log_interval", id="log_interval"),
+    pytest.param(
+        lambda c: DQNConfig(prioritized="rank", rank_resort_interval=1001),
+        "rank_resort_interval",
+        id="rank_resort_interval",
+    ),
+    pytest.param(lambda c: DQNConfig(total_timesteps=50001), "total_timesteps", id="log-multiple"),
+    pytest.param(
+        lambda c: DQNConfig(batch_size=64, buffer_size=32), "batch_size", id="batch-buffer"
+    ),
+    pytest.param(
+        lambda c: DQNConfig(
+            num_envs=64,
+            buffer_size=32,
+            batch_size=32,
+            learning_starts=32,
+            n_step=1,
+            train_frequency=64,
+            log_interval=640,
+            total_timesteps=6400,
+        ),
+        "num_envs",
+        id="envs-buffer",
+    ),
+    pytest.param(lambda c: DQNConfig(buffer_size=1001), "buffer_size", id="n_step-buffer-order"),
+    pytest.param(
+        lambda c: DQNConfig(n_step=40, buffer_size=128, batch_size=32),
+        "n_step",
+        id="n_step-buffer-size",
+    ),
+    pytest.param(lambda c: DQNConfig(learning_starts=130), "learning_starts", id="starts-min"),
+    pytest.param(
+        lambda c: DQNConfig(total_timesteps=5000, log_interval=5000, learning_starts=6000),
+        "learning_starts",
+        id="starts-max",
+    ),
+    pytest.param(
+        lambda c: DQNConfig(total_timesteps=2**30, log_interval=2**20, gradient_steps=9),
+        "gradient_steps",
+        id="update-counter",
+    ),
+    pytest.param(lambda c: DQNConfig(gamma="0.9"), "gamma", id="hparam-type"),
+    pytest.param(lambda c: DQNConfig(gamma=1.5), "gamma", id="hparam-range"),
+    pytest.param(lambda c: DQNConfig(loss="l1"), "loss", id="loss"),
+    pytest.param(lambda c: DQNConfig(lr_decay=1), "lr_decay", id="switch"),
+    pytest.param(lambda c: DQNConfig(hidden_sizes=(0,)), "hidden_sizes", id="hidden_sizes"),
+    pytest.param(lambda c: DQNConfig(prioritized="sum"), "prioritized", id="prioritized"),
+    pytest.param(lambda c: DQNConfig(exploration="softmax"), "exploration", id="exploration"),
+    pytest.param(lambda c: DQNConfig(dueling="min"), "dueling", id="dueling"),
+    pytest.param(lambda c: DQNConfig(activation="sigmoid"), "activation", id="activation"),
+    pytest.param(lambda c: DQNConfig.preset("rainbow"), "preset", id="preset-unknown"),
+    pytest.param(lambda c: DQNConfig.preset("per", per_alpha=2.0), "preset", id="preset-rule"),
+    pytest.param(lambda c: c.replace(gama=0.5), "unknown DQNConfig", id="replace-unknown"),
+    pytest.param(lambda c: HParams.from_config(c, gama=0.5), "unknown", id="hparams-unknown"),
+    pytest.param(lambda c: HParams(gamma=0.9), "missing", id="hparams-missing"),
+    pytest.param(lambda c: HParams.from_config(c, per_eps=0.0), "per_eps", id="hparams-last-range"),
+    pytest.param(
+        lambda c: HParams.from_config(c, target_update_period=2.5),
+        "target_update_period",
+        id="hparams-integer",
+    ),
+    pytest.param(
+        lambda c: HParams.from_config(c, learning_rate="fast"), "learning_rate", id="hparams-type"
+    ),
+]
+
+
+@pytest.mark.parametrize(("make", "first"), BEFORE_ANY_COMPILATION)
+def test_rule_raises_before_anything_is_compiled(make, first, monkeypatch):
+    config = DQNConfig()
+
+    def no_env(*args, **kwargs):
+        raise AssertionError("the environment was built before the rule raised")
+
+    monkeypatch.setattr("dqn_jax.config.make_env", no_env)
+    events = []
+
+    def record(event, *args, **kwargs):
+        events.append(event)
+
+    jax.monitoring.register_event_duration_secs_listener(record)
+    try:
+        with pytest.raises(ValueError) as info:
+            make(config)
+    finally:
+        jax.monitoring.unregister_event_duration_listener(record)
+    assert str(info.value).startswith(first), str(info.value)
+    assert not [e for e in events if "compile" in e], events
