@@ -71,9 +71,12 @@ def plot(rows: list[dict[str, float]], out: Path, title: str) -> None:
 
     agents = [r["agents"] for r in rows]
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
-    ax.plot(agents, [r["steps_per_s"] for r in rows], marker="o")
+    speeds = [r["steps_per_s"] for r in rows]
+    ax.plot(agents, speeds, marker="o")
+    for x, y in zip(agents, speeds, strict=True):
+        ax.annotate(f"{y:,.0f}", (x, y), textcoords="offset points", xytext=(0, 6), ha="center")
     ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
+    ax.set_ylim(0, 1.15 * max(speeds))
     ax.set_xticks(agents, [str(a) for a in agents])
     ax.set_xlabel("agents (vmapped into one program)")
     ax.set_ylabel("env steps/s, summed over agents")
@@ -137,12 +140,17 @@ def main() -> None:
         plot(rows, png, f"DQNConfig() on {config.env_name}, {jax.default_backend()}")
         print(f"Wrote {png}")
     if args.write:
+        name = (
+            "DQNConfig()"
+            if args.total_timesteps is None
+            else (f"DQNConfig(total_timesteps={args.total_timesteps})")
+        )
         lines = [
             "## Core train function: compile time, throughput and memory vs agents",
             "",
             f"Machine: {machine()}.",
             f"Command: `{command()}`.",
-            f"Config: `DQNConfig()` defaults ({config.total_timesteps:,} env steps, "
+            f"Config: `{name}` ({config.total_timesteps:,} env steps, "
             f"{config.num_envs} envs, {config.num_updates:,} gradient steps of batch "
             f"{config.batch_size} per agent, {config.eval_episodes} greedy eval episodes at each "
             f"of {config.num_logs} logging points).",
