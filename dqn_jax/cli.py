@@ -611,6 +611,7 @@ def _cmd_sweep(args: argparse.Namespace) -> None:
     import jax
 
     from dqn_jax.checkpoint import Checkpoint, save_checkpoint
+    from dqn_jax.divergence import check
     from dqn_jax.progress import DEFAULT_INTERVAL
     from dqn_jax.runs import (
         CHECKPOINT_FILE,
@@ -642,6 +643,7 @@ def _cmd_sweep(args: argparse.Namespace) -> None:
         memory_budget=args.memory_budget,
         progress=False if args.quiet else args.progress_interval or DEFAULT_INTERVAL,
         keep_state=True,
+        check=False,  # saved first, then checked below
     )
     seconds = time.perf_counter() - begin
     # Saved runs keep one flat agents axis (agent g * seeds + s), like a seed batch.
@@ -656,6 +658,7 @@ def _cmd_sweep(args: argparse.Namespace) -> None:
         save_checkpoint(folder / CHECKPOINT_FILE, checkpoint)
         write_metrics(folder, result.metrics, hparams, tuple(grid), args.seeds)
         print(f"Saved {folder}: {CONFIG_FILE}, {METRICS_FILE}, {CHECKPOINT_FILE}")
+    check(swept)  # names each diverged agent's combination, seed and env step
     if args.episodes > 0:
         key = jax.random.key(args.seed + 1)
         returns = _evaluate_agents(config, result.state, key, args.episodes)

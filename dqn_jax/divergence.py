@@ -36,6 +36,7 @@ class DivergenceError(ValueError):
     def __init__(self, message: str, diverged: list[tuple[str, int]] | None = None) -> None:
         super().__init__(message)
         self.diverged = diverged or []
+        self.result: Any = None  # what was checked, where the caller attaches it (sweep does)
 
 
 def all_finite(tree: PyTree) -> Bool[Array, ""]:
@@ -69,7 +70,9 @@ def _parts(result: Any) -> tuple[Any, Any, Any]:
         return np.asarray(state.diverged_at), state.params.online, sweep
     metrics = getattr(result, "metrics", result)
     if hasattr(metrics, "diverged_at"):
-        return np.asarray(metrics.diverged_at)[..., -1], None, sweep
+        # without the state (a sweep's default), the final networks are what is left to check
+        network = getattr(result, "q_network", None)
+        return np.asarray(metrics.diverged_at)[..., -1], network, sweep
     raise ValueError(
         "check() takes a TrainResult, TrainState, Metrics, Checkpoint or SweepResult, got "
         f"{type(result).__name__}"

@@ -35,7 +35,9 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import PRNGKeyArray
 
+from dqn_jax import divergence
 from dqn_jax.config import HPARAM_RANGES, DQNConfig, HParams
+from dqn_jax.divergence import DivergenceError
 from dqn_jax.progress import DEFAULT_INTERVAL, Progress, ProgressBar
 from dqn_jax.train import Metrics, TrainResult, make_train
 
@@ -258,6 +260,7 @@ def sweep(
     devices: Sequence[jax.Device] | None = None,
     progress: bool | int | Progress = False,
     keep_state: bool = False,
+    check: bool = True,
 ) -> SweepResult:
     """Trains ``num_seeds`` seeds of every hyper-parameter combination as one program.
 
@@ -284,12 +287,17 @@ def sweep(
         keep_state: also return every agent's final ``TrainState`` (replay included: see
             :func:`bytes_per_agent`); by default only the networks and metrics come back, so
             device memory holds one chunk's states at a time.
+        check: raise if an agent diverged (``dqn_jax.check``); ``False`` returns the result
+            and leaves the check to the caller.
 
     Returns:
         A :class:`SweepResult`: leaves of shape ``(num_combos, num_seeds, ...)``.
 
     Raises:
         ValueError: naming the argument, its value and the allowed range, before compiling.
+        DivergenceError: with ``check``, if any agent's loss, Q-values or parameters turned
+            non-finite; it names each one's combination, seed and env step, and carries the
+            whole sweep as ``error.result`` (the other agents' runs are not lost).
     """
     if not isinstance(config, DQNConfig):
         raise ValueError(f"config must be a DQNConfig, got {type(config).__name__}")
@@ -338,11 +346,18 @@ def sweep(
     result = jax.tree.map(
         lambda x: x[:num_agents].reshape(len(combos), num_seeds, *x.shape[1:]), result
     )
-    return SweepResult(
+    swept = SweepResult(
         result=result,
         hparams=jax.tree.map(jnp.asarray, hparams),
         grid=tuple(tuple(combo.items()) for combo in combos),
     )
+    if check:
+        try:
+            divergence.check(swept)
+        except DivergenceError as error:
+            error.result = swept
+            raise
+    return swept
 
 
 def _check_key(key: Any) -> None:

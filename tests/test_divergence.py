@@ -228,3 +228,51 @@ def test_cli_train_of_a_diverged_run_exits_non_zero(
     code, out, err = run_main(capsys, *argv, "--quiet", "--out", str(tmp_path / "run"))
     assert_one_line_error(code, err, "1 of 2 agents", f"seed 1 at env step {step:,}")
     assert "env steps" in out and "evaluation" not in out  # the table, then no evaluation
+
+
+# --- the sweep ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def swept_error(config) -> DivergenceError:
+    with pytest.raises(DivergenceError) as error:
+        dqn_jax.sweep(config, 1, {"learning_rate": list(LEARNING_RATES)}, key=jax.random.key(0))
+    return error.value
+
+
+def test_sweep_raises_naming_the_combination_and_keeps_the_result(swept_error):
+    message = str(swept_error)
+    assert "1 of 2 agents: combo 1 (learning_rate=1e+30) seed 0 at env step" in message
+    assert "combo 0" not in message and "\n" not in message
+    swept = swept_error.result
+    assert isinstance(swept, SweepResult) and swept.result.state is None  # networks and metrics
+    diverged_at = np.asarray(swept.result.metrics.diverged_at)[:, 0, -1]
+    assert diverged_at[0] == -1 and diverged_at[1] > 0
+    assert swept_error.diverged == [("combo 1 (learning_rate=1e+30) seed 0", int(diverged_at[1]))]
+
+
+def test_sweep_without_check_returns_and_check_reads_its_networks(config, swept_error):
+    swept = dqn_jax.sweep(
+        config, 1, {"learning_rate": list(LEARNING_RATES)}, key=jax.random.key(0), check=False
+    )
+    np.testing.assert_array_equal(
+        swept.result.metrics.diverged_at, swept_error.result.result.metrics.diverged_at
+    )
+    # No state here: a NaN final network is still caught, from the networks themselves.
+    healthy = jax.tree.map(lambda x: x[:1], swept)
+    check(healthy)
+    broken_net = jax.tree.map(lambda x: x * jnp.nan, healthy.result.q_network)
+    broken = eqx.tree_at(lambda s: s.result.q_network, healthy, broken_net)
+    with pytest.raises(DivergenceError, match=r"diverged .* with non-finite parameters"):
+        check(broken)
+
+
+def test_cli_sweep_of_a_diverged_run_saves_it_and_exits_non_zero(tmp_path, capsys):
+    argv = ["sweep", "--grid", "learning_rate=0.001,1e30", "--seeds", "1", "--quiet"]
+    argv += ["--episodes", "0", "--out", str(tmp_path / "run")]
+    for name, value in KWARGS.items():
+        flag = "--" + name.replace("_", "-")
+        argv += [flag, ",".join(map(str, value)) if isinstance(value, tuple) else str(value)]
+    code, out, err = run_main(capsys, *argv)
+    assert_one_line_error(code, err, "1 of 2 agents", "learning_rate=1e+30", "seed 0 at env step")
+    assert "Saved" in out and (tmp_path / "run" / "checkpoint.eqx").exists()
