@@ -511,11 +511,12 @@ def _run(
 
 
 def _check_divergence(checkpoint: Any, info: Any) -> None:
-    """A ``DivergenceError`` (exit status 1, one line) naming each diverged agent's seed."""
+    """A ``DivergenceError`` (exit status 1, one line) naming each diverged agent's seed, after
+    its swept values for a sweep."""
     from dqn_jax.divergence import check
 
-    num = int(np.prod(checkpoint.batch_shape, dtype=int))
-    check(checkpoint, seeds=[agent % info.seeds for agent in range(num)])
+    labels = _agent_labels(info, checkpoint.hparams, checkpoint.batch_shape)
+    check(checkpoint, labels=labels)
 
 
 def _batch_shape_of(start: Any) -> tuple[int, ...]:

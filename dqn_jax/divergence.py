@@ -5,8 +5,8 @@ and its gradient norm are finite: three scalars it computes anyway. A finite gra
 Adam moments and a finite step, so the new parameters are finite too unless they overflow; every
 logging point checks them with :func:`all_finite` for that case. The first step that fails is
 rejected, its env step is recorded in ``TrainState.diverged_at`` (``-1``: never), and the agent
-stops learning: its parameters stay the last finite ones. ``Metrics.diverged_at`` reports it at
-every logging point.
+stops learning: its parameters stay the last finite ones (or, if they overflowed, the ones the
+logging point found). ``Metrics.diverged_at`` reports it at every logging point.
 
 On the host, :func:`check` turns it into an error naming each diverged agent and its env step.
 
@@ -99,7 +99,9 @@ def _labels(batch_shape: tuple[int, ...], seeds: Sequence[int] | None, sweep: An
     return [f"agent {index}" for index in np.ndindex(*batch_shape)]
 
 
-def check(result: Any, seeds: Sequence[int] | None = None) -> Any:
+def check(
+    result: Any, seeds: Sequence[int] | None = None, labels: Sequence[str] | None = None
+) -> Any:
     """Raises :class:`DivergenceError` if any agent of ``result`` diverged; returns ``result``.
 
     Args:
@@ -109,6 +111,8 @@ def check(result: Any, seeds: Sequence[int] | None = None) -> Any:
             final online parameters are not finite.
         seeds: the seed of each agent, flattened in order (default: its index in the batch),
             used to name the agents.
+        labels: a name for each agent, flattened in order, used instead of ``seeds`` (e.g.
+            ``"learning_rate=0.001 seed 0"`` for a saved sweep).
 
     Raises:
         DivergenceError: a ``ValueError`` whose one-line message names, for each diverged
@@ -119,13 +123,15 @@ def check(result: Any, seeds: Sequence[int] | None = None) -> Any:
     num = int(np.prod(batch_shape, dtype=int))
     if seeds is not None and len(seeds) != num:
         raise ValueError(f"seeds has {len(seeds)} entries, the result has {num} agent(s)")
+    if labels is not None and len(labels) != num:
+        raise ValueError(f"labels has {len(labels)} entries, the result has {num} agent(s)")
     bad_step = diverged_at.reshape(-1) != NEVER
     bad_params = np.zeros_like(bad_step)
     if params is not None:
         bad_params = ~_finite_per_agent(params, len(batch_shape)).reshape(-1)
     if not (bad_step.any() or bad_params.any()):
         return result
-    labels = _labels(batch_shape, seeds, sweep)
+    labels = list(labels) if labels is not None else _labels(batch_shape, seeds, sweep)
     diverged, parts = [], []
     for i in np.flatnonzero(bad_step | bad_params):
         step = int(diverged_at.reshape(-1)[i])
@@ -136,7 +142,7 @@ def check(result: Any, seeds: Sequence[int] | None = None) -> Any:
     message = (
         f"training diverged (non-finite loss, Q-values or parameters) {who}"
         + "; ".join(parts)
-        + ". A diverged agent stops learning at that step (its parameters are the last finite "
-        "ones); try a lower learning_rate or max_grad_norm."
+        + ". A diverged agent stops learning from that step on; try a lower learning_rate or "
+        "max_grad_norm."
     )
     raise DivergenceError(message, diverged)

@@ -258,7 +258,7 @@ def sweep(
     chunk_size: int | None = None,
     memory_budget: float | None = None,
     devices: Sequence[jax.Device] | None = None,
-    progress: bool | int | Progress = False,
+    progress: bool | int | Progress | None = False,
     keep_state: bool = False,
     check: bool = True,
 ) -> SweepResult:
@@ -283,10 +283,11 @@ def sweep(
         progress: ``True`` for one progress bar for the whole sweep, an integer for a bar
             updated every that many env steps, a ``dqn_jax.progress.Progress`` (it receives
             each report once, with arrays of shape ``(agents in the chunk,)``; chunk ``i``
-            reports ``i * total_timesteps + env_steps``), or ``False``.
+            reports ``i * total_timesteps + env_steps``), or ``False`` / ``None``.
         keep_state: also return every agent's final ``TrainState`` (replay included: see
-            :func:`bytes_per_agent`); by default only the networks and metrics come back, so
-            device memory holds one chunk's states at a time.
+            :func:`bytes_per_agent`); with chunks, each finished chunk's states move to host
+            memory. By default only the networks and metrics come back. Either way device
+            memory holds one chunk's states at a time.
         check: raise if an agent diverged (``dqn_jax.check``); ``False`` returns the result
             and leaves the check to the caller.
 
@@ -329,10 +330,17 @@ def sweep(
         for i in range(num_chunks):
             part = slice(i * chunk, (i + 1) * chunk)
             if relay is not None:
+                if outputs:  # the previous chunk's reports are in before the relay changes
+                    jax.block_until_ready(outputs[-1])
+                    jax.effects_barrier()
                 relay.offset = i * config.total_timesteps
                 relay.valid = min(chunk, num_agents - i * chunk)
             hparams_part = jax.tree.map(lambda x, p=part: place(x[p]), agent_hparams)
-            outputs.append(run(place(agent_keys[part]), hparams_part))
+            output = run(place(agent_keys[part]), hparams_part)
+            if keep_state and num_chunks > 1:
+                # host memory holds the finished chunks' states, the device one chunk's
+                output = jax.device_put(output, jax.devices("cpu")[0])
+            outputs.append(output)
         jax.block_until_ready(outputs)
         jax.effects_barrier()  # every report has reached the host
     finally:
@@ -370,12 +378,15 @@ def _check_key(key: Any) -> None:
 
 
 def _progress_target(
-    progress: bool | int | Progress, config: DQNConfig, num_agents: int, num_chunks: int
+    progress: bool | int | Progress | None,
+    config: DQNConfig,
+    num_agents: int,
+    num_chunks: int,
 ) -> tuple[Progress | None, ProgressBar | None]:
     """Where the reports go, and the bar to close at the end (if this sweep made one)."""
     if isinstance(progress, Progress) and not isinstance(progress, (bool, int)):
         return progress, None
-    if progress is False:
+    if progress is False or progress is None:
         return None, None
     if progress is True:
         progress = DEFAULT_INTERVAL

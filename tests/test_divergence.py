@@ -253,7 +253,12 @@ def test_sweep_raises_naming_the_combination_and_keeps_the_result(swept_error):
 
 def test_sweep_without_check_returns_and_check_reads_its_networks(config, swept_error):
     swept = dqn_jax.sweep(
-        config, 1, {"learning_rate": list(LEARNING_RATES)}, key=jax.random.key(0), check=False
+        config,
+        1,
+        {"learning_rate": list(LEARNING_RATES)},
+        key=jax.random.key(0),
+        check=False,
+        progress=None,  # off, as for make_train
     )
     np.testing.assert_array_equal(
         swept.result.metrics.diverged_at, swept_error.result.result.metrics.diverged_at
@@ -276,3 +281,6 @@ def test_cli_sweep_of_a_diverged_run_saves_it_and_exits_non_zero(tmp_path, capsy
     code, out, err = run_main(capsys, *argv)
     assert_one_line_error(code, err, "1 of 2 agents", "learning_rate=1e+30", "seed 0 at env step")
     assert "Saved" in out and (tmp_path / "run" / "checkpoint.eqx").exists()
+    # eval of the saved sweep names the grid point too
+    code, _, err = run_main(capsys, "eval", str(tmp_path / "run"), "--episodes", "2")
+    assert_one_line_error(code, err, "1 of 2 agents: learning_rate=1e+30 seed 0 at env step")

@@ -17,7 +17,7 @@ from conftest import SMALL_KWARGS, key
 
 from dqn_jax import DQNConfig, HParams, TrainResult, evaluate, make_env, make_train
 
-# HParams B differs from the config's defaults (A) in every traced knob the brief names.
+# HParams B differs from the config's defaults (A) in every traced hyper-parameter of the core.
 HP_B_OVERRIDES = dict(
     learning_rate=3e-3,
     gamma=0.9,
