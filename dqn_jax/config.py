@@ -99,7 +99,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 def _check_range(name: str, value: Any) -> None:
     try:
-        if np.asarray(value).dtype == bool:
+        if np.asarray(value).dtype.kind not in "iuf":  # not bool, str or None
             raise TypeError
         values = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):

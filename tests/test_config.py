@@ -504,7 +504,7 @@ def test_hparams_non_finite_value_raises(value):
         HParams.from_config(DQNConfig(), gamma=value)
 
 
-@pytest.mark.parametrize("value", ["fast", True, [1e-3, "x"]])
+@pytest.mark.parametrize("value", ["fast", "0.001", True, None, [1e-3, "x"]])
 def test_hparams_non_number_raises(value):
     with raises_naming("learning_rate", repr(value), "must be a number in (0, inf)"):
         HParams.from_config(DQNConfig(), learning_rate=value)
