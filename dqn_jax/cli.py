@@ -140,35 +140,17 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         )
 
 
-def _add_run_flags(parser: argparse.ArgumentParser) -> None:
+def _add_seed_flags(parser: argparse.ArgumentParser, seeds_help: str) -> None:
     parser.add_argument("--seed", type=int, default=0, help="integer seed of the run (default 0)")
-    parser.add_argument(
-        "--seeds",
-        type=_int_at_least(1),
-        default=1,
-        help="agents trained side by side as one vmapped program (default 1)",
-    )
+    parser.add_argument("--seeds", type=_int_at_least(1), default=1, help=seeds_help)
     parser.add_argument("--out", metavar="DIR", help="save the run into this folder (runs/NAME)")
     parser.add_argument(
         "--overwrite", action="store_true", help="replace a run already saved in --out"
     )
-    _add_training_flags(parser)
 
 
-def _add_training_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--checkpoint-every",
-        type=_int_at_least(1),
-        default=1,
-        metavar="K",
-        help="save a checkpoint every K logging intervals (default 1)",
-    )
-    parser.add_argument(
-        "--stop-after",
-        type=_int_at_least(1),
-        metavar="K",
-        help="stop after K logging intervals; continue later with train --resume",
-    )
+def _add_output_flags(parser: argparse.ArgumentParser) -> None:
+    """The final evaluation and the progress bar."""
     parser.add_argument(
         "--episodes",
         type=_int_at_least(0),
@@ -183,6 +165,24 @@ def _add_training_flags(parser: argparse.ArgumentParser) -> None:
         metavar="STEPS",
         help="env steps between progress-bar updates (default 1000)",
     )
+
+
+def _add_run_flags(parser: argparse.ArgumentParser) -> None:
+    _add_seed_flags(parser, "agents trained side by side as one vmapped program (default 1)")
+    parser.add_argument(
+        "--checkpoint-every",
+        type=_int_at_least(1),
+        default=1,
+        metavar="K",
+        help="save a checkpoint every K logging intervals (default 1)",
+    )
+    parser.add_argument(
+        "--stop-after",
+        type=_int_at_least(1),
+        metavar="K",
+        help="stop after K logging intervals; continue later with train --resume",
+    )
+    _add_output_flags(parser)
 
 
 def _byte_size(text: str) -> int:
@@ -199,14 +199,7 @@ def _byte_size(text: str) -> int:
 
 
 def _add_sweep_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seed", type=int, default=0, help="integer seed of the run (default 0)")
-    parser.add_argument(
-        "--seeds", type=_int_at_least(1), default=1, help="seeds per grid point (default 1)"
-    )
-    parser.add_argument("--out", metavar="DIR", help="save the run into this folder (runs/NAME)")
-    parser.add_argument(
-        "--overwrite", action="store_true", help="replace a run already saved in --out"
-    )
+    _add_seed_flags(parser, "seeds per grid point (default 1)")
     memory = parser.add_mutually_exclusive_group()
     memory.add_argument(
         "--chunk-size",
@@ -221,20 +214,7 @@ def _add_sweep_flags(parser: argparse.ArgumentParser) -> None:
         metavar="BYTES",
         help="chunk so the training states each device holds fit in BYTES (e.g. 4G)",
     )
-    parser.add_argument(
-        "--episodes",
-        type=_int_at_least(0),
-        default=100,
-        help="greedy episodes of the final evaluation per agent (default 100; 0 skips it)",
-    )
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.add_argument(
-        "--progress-interval",
-        type=_int_at_least(1),
-        default=None,
-        metavar="STEPS",
-        help="env steps between progress-bar updates (default 1000)",
-    )
+    _add_output_flags(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -577,7 +557,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
         f"Training DQN on {config.env_name} for {config.total_timesteps:,} env steps{batch} ...",
         flush=True,
     )
-    hparams = agent_hparams(config, None, args.seeds, agents)
+    hparams = agent_hparams(config, agents)
     start = (agent_keys(args.seed, args.seeds, agents), hparams)
     _run(config, start, info, folder, args)
 

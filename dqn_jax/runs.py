@@ -20,7 +20,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import itertools
 import json
 import math
 from collections.abc import Callable
@@ -218,30 +217,17 @@ def agent_keys(seed: int, seeds: int, agents: int | None) -> jax.Array:
     return jax.random.split(key, seeds)[np.arange(agents) % seeds]
 
 
-def agent_hparams(
-    config: DQNConfig, grid: dict[str, list[float]] | None, seeds: int, agents: int | None
-) -> HParams:
-    """Every agent's hyper-parameters: the config's, with the grid's values for a sweep.
+def agent_hparams(config: DQNConfig, agents: int | None) -> HParams:
+    """Every agent's hyper-parameters: the config's, one copy per agent.
 
     Returns:
         ``HParams`` of scalars for one unbatched agent (``agents=None``), else with leaves of
-        shape ``(agents,)``: grid point ``agent // seeds`` of the product of the grid's values
-        (the first name varying slowest).
+        shape ``(agents,)`` (a sweep's per-agent values come from ``dqn_jax.sweep``).
     """
+    one = HParams.from_config(config)
     if agents is None:
-        return HParams.from_config(config)
-    grid = grid or {}
-    points = [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
-    if len(points) * seeds != agents:
-        raise ValueError(f"{len(points)} grid points x {seeds} seeds is not {agents} agents")
-    return HParams(
-        **{
-            name: np.asarray(
-                [points[a // seeds].get(name, getattr(config, name)) for a in range(agents)]
-            )
-            for name in HPARAM_RANGES
-        }
-    )
+        return one
+    return jax.tree.map(lambda x: jnp.broadcast_to(x, (agents, *x.shape)), one)
 
 
 def q_network(config: DQNConfig, state: TrainState) -> eqx.Module:
