@@ -50,3 +50,17 @@ def tiny_config() -> DQNConfig:
 def key(seed: int) -> jax.Array:
     """A typed PRNG key."""
     return jax.random.key(seed)
+
+
+def brute_force_n_step(rewards, terminated, truncated, gamma):
+    """The n-step sample from the definition: sum until the first end, bootstrap unless it
+    terminated. Returns ``(return, discount, offset of the step to bootstrap from)``."""
+    ret, power = 0.0, 1.0
+    for k in range(len(rewards)):
+        ret += power * rewards[k]
+        power *= gamma
+        if terminated[k]:
+            return ret, 0.0, k
+        if truncated[k]:
+            return ret, power, k
+    return ret, power, len(rewards) - 1

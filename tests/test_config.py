@@ -184,14 +184,18 @@ def test_range_error_shows_plain_value(make, name, value):
     assert float(shown) == value
 
 
-def test_unknown_prioritized_kind_raises():
-    with raises_naming("prioritized", "'sum'", "'proportional', 'rank'"):
-        DQNConfig(prioritized="sum")
-
-
-def test_unknown_exploration_raises():
-    with raises_naming("exploration", "'softmax'", "'epsilon_greedy', 'boltzmann'"):
-        DQNConfig(exploration="softmax")
+@pytest.mark.parametrize(
+    ("name", "value", "allowed"),
+    [
+        ("prioritized", "sum", "'proportional', 'rank'"),
+        ("exploration", "softmax", "'epsilon_greedy', 'boltzmann'"),
+        ("dueling", "min", "None, 'mean', 'max'"),
+        ("layer_norm", "yes", "True or False"),
+    ],
+)
+def test_unknown_switch_value_lists_the_allowed_ones(name, value, allowed):
+    with raises_naming(name, repr(value), allowed):
+        DQNConfig(**{name: value})
 
 
 def test_rank_resort_interval_not_multiple_of_train_frequency_raises():
@@ -443,16 +447,6 @@ def test_env_kwargs_not_a_dict_raises(env_kwargs):
 def test_env_kwargs_unhashable_value_raises():
     with raises_naming("env_kwargs", "", "hashable values"):
         DQNConfig(env_kwargs={"rows": [6]})
-
-
-def test_unknown_dueling_raises():
-    with raises_naming("dueling", "'min'", "None, 'mean', 'max'"):
-        DQNConfig(dueling="min")
-
-
-def test_non_bool_layer_norm_raises():
-    with raises_naming("layer_norm", "'yes'", "True or False"):
-        DQNConfig(layer_norm="yes")
 
 
 def test_preset_requirement_violated_names_the_preset_and_the_rule():

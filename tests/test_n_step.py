@@ -8,26 +8,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import TINY_KWARGS, key
+from conftest import TINY_KWARGS, brute_force_n_step, key
 
 from dqn_jax import DQNConfig, Transition, batch_from_sequence, make_train, n_step_return, replay
 
 
 def f32(x):
     return jnp.asarray(x, jnp.float32)
-
-
-def brute_force(r, term, trunc, gamma):
-    """Loop form of the definition: sum until (and including) the first ended step."""
-    ret, power = 0.0, 1.0
-    for k in range(len(r)):
-        ret += power * r[k]
-        power *= gamma
-        if term[k]:
-            return ret, 0.0, k
-        if trunc[k]:
-            return ret, power, k
-    return ret, power, len(r) - 1
 
 
 @pytest.mark.parametrize(
@@ -66,7 +53,7 @@ def test_n_step_return_matches_brute_force_on_every_end_pattern():
         r, term, trunc, gamma
     )
     for i in range(len(patterns)):
-        want = brute_force(r[i], term[i], trunc[i], gamma)
+        want = brute_force_n_step(r[i], term[i], trunc[i], gamma)
         np.testing.assert_allclose([ret[i], discount[i]], want[:2], rtol=1e-5, atol=1e-6)
         assert int(last[i]) == want[2]
 

@@ -12,6 +12,7 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
+from conftest import brute_force_n_step
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -202,20 +203,6 @@ STREAM = 8  # steps per env
 BUFFER = 6 * NUM_ENVS  # the stream wraps round: its first 2 steps are overwritten
 
 
-def brute_force(rewards, terminated, truncated, gamma):
-    """The n-step sample from the definition: sum until the first end, bootstrap unless it
-    terminated. Returns ``(return, discount, offset of the step to bootstrap from)``."""
-    ret, power = 0.0, 1.0
-    for k in range(len(rewards)):
-        ret += power * rewards[k]
-        power *= gamma
-        if terminated[k]:
-            return ret, 0.0, k
-        if truncated[k]:
-            return ret, power, k
-    return ret, power, len(rewards) - 1
-
-
 @functools.cache
 def n_step_samples():
     def run(stream: Transition, key: jax.Array, gamma: jax.Array):
@@ -255,7 +242,7 @@ def test_n_step_samples_from_the_buffer_equal_brute_force(rewards, ends, gamma, 
     for i in range(SAMPLES):
         step, env = (int(v) for v in np.asarray(batch.obs[i]))
         window = slice(step, step + N_STEP)
-        ret, discount, last = brute_force(
+        ret, discount, last = brute_force_n_step(
             reward[window, env], terminated[window, env], truncated[window, env], np.float32(gamma)
         )
         np.testing.assert_allclose(batch.reward[i], ret, rtol=1e-5, atol=1e-5)
