@@ -295,8 +295,8 @@ def floor_fn(work: Work, updates: bool = True) -> Callable[[jax.Array], tuple]:
     Each round steps the ``num_envs`` envs once with the greedy action of the online MLP, then
     (from the same round as the agents) takes ``gradient_steps`` Adam steps on the Double-DQN MSE
     loss of a batch gathered by random indices from a fixed array of ``buffer_size`` transitions:
-    the online net over obs and next_obs, the target net over next_obs. ``updates=False`` keeps
-    only the env steps.
+    the online net over obs (differentiated) and next_obs (constant), the target net over
+    next_obs. ``updates=False`` keeps only the env steps.
     """
     env, env_params = gymnax.make("CartPole-v1")
     obs_dim = env.observation_space(env_params).shape[0]
@@ -314,8 +314,8 @@ def floor_fn(work: Work, updates: bool = True) -> Callable[[jax.Array], tuple]:
         return jax.vmap(eqx.combine(params, static))(x)
 
     def loss(online: Any, target: Any, obs, action, reward, discount, next_obs) -> jax.Array:
-        q_both = mlp(online, jnp.concatenate([obs, next_obs]))
-        q_tm1, q_sel = q_both[:batch], jax.lax.stop_gradient(q_both[batch:])
+        q_tm1 = mlp(online, obs)
+        q_sel = mlp(jax.lax.stop_gradient(online), next_obs)
         q_t = mlp(target, next_obs)
         a_t = jnp.argmax(q_sel, axis=-1)
         y = reward + discount * jnp.take_along_axis(q_t, a_t[:, None], axis=-1)[:, 0]
