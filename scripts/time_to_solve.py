@@ -156,8 +156,7 @@ def section(rows: list[dict[str, Any]], command: str, machine: str) -> str:
             " Rows labelled (cache warm) are the exception: a third process, run after a "
             "second one had filled JAX's persistent compilation cache "
             "(`jax_compilation_cache_dir`) with the same program, as a later run of the same "
-            "config pays; the goals are not "
-            "judged on them."
+            "config pays; the goals are not judged on them."
         )
     lines += [
         "",
