@@ -34,9 +34,9 @@ def _remove_stale(path: Path) -> None:
             tmp.unlink(missing_ok=True)
 
 
-def write_atomic(path: str | Path, data: bytes) -> None:
-    """Writes ``data`` to ``path`` so that a crash at any moment leaves either the old file
-    (or none) or the complete new one.
+def write_atomic(path: str | Path, *parts: bytes) -> None:
+    """Writes ``parts`` one after the other to ``path`` (no joined copy of them is made) so that
+    a crash at any moment leaves either the old file (or none) or the complete new one.
 
     Raises:
         OSError: if the folder is missing or not writable; ``path`` is then unchanged.
@@ -45,7 +45,8 @@ def write_atomic(path: str | Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as f:
-            f.write(data)
+            for part in parts:
+                f.write(part)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -140,7 +140,7 @@ def save_checkpoint(path: str | Path, checkpoint: Checkpoint) -> None:
         "payload_bytes": len(payload),
         "sha256": hashlib.sha256(payload).hexdigest(),
     }
-    write_atomic(path, json.dumps(header).encode() + b"\n" + payload)
+    write_atomic(path, json.dumps(header).encode() + b"\n", payload)
 
 
 def read_header(path: str | Path) -> dict[str, Any]:

@@ -368,8 +368,9 @@ def _agent_labels(info: Any, hparams: Any, batch_shape: tuple[int, ...]) -> list
     return labels
 
 
-def _evaluate_agents(config: Any, state: Any, key: Any, episodes: int) -> np.ndarray:
-    """Greedy returns of every agent of ``state``, shape ``(num_agents, episodes)``.
+def _evaluate_agents(config: Any, network: Any, key: Any, episodes: int) -> np.ndarray:
+    """Greedy returns of every agent of ``network`` (a ``QNetwork``, possibly with leading
+    agent axes), shape ``(num_agents, episodes)``.
 
     One agent is evaluated exactly as ``dqn_jax.evaluate``; a batch is vmapped over agents with
     one key each (``split(key, num_agents)``).
@@ -378,10 +379,8 @@ def _evaluate_agents(config: Any, state: Any, key: Any, episodes: int) -> np.nda
 
     from dqn_jax.envs import make_env
     from dqn_jax.evaluation import evaluate, run_episodes
-    from dqn_jax.runs import q_network
 
-    network = q_network(config, state)
-    batch_shape = tuple(state.env_steps.shape)
+    batch_shape = tuple(network.layers[0].weight.shape[:-2])
     if not batch_shape:
         return np.asarray(evaluate(network, config, key, episodes))[None]
     num = int(np.prod(batch_shape, dtype=int))
@@ -443,7 +442,14 @@ def _run(
     import jax
 
     from dqn_jax.progress import DEFAULT_INTERVAL, ProgressBar
-    from dqn_jax.runs import CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, grid_of, train_intervals
+    from dqn_jax.runs import (
+        CHECKPOINT_FILE,
+        CONFIG_FILE,
+        METRICS_FILE,
+        grid_of,
+        q_network,
+        train_intervals,
+    )
 
     num_agents = int(np.prod(_batch_shape_of(start), dtype=int))
     progress = None
@@ -485,7 +491,7 @@ def _run(
         return
     if args.episodes > 0:
         key = jax.random.key((info.seed or 0) + 1)
-        returns = _evaluate_agents(config, checkpoint.state, key, args.episodes)
+        returns = _evaluate_agents(config, q_network(config, checkpoint.state), key, args.episodes)
         labels = _agent_labels(info, checkpoint.hparams, checkpoint.batch_shape)
         _print_evaluation(returns, labels, args.episodes)
 
@@ -558,7 +564,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
         flush=True,
     )
     hparams = agent_hparams(config, agents)
-    start = (agent_keys(args.seed, args.seeds, agents), hparams)
+    start = (agent_keys(args.seed, agents), hparams)
     _run(config, start, info, folder, args)
 
 
@@ -623,7 +629,7 @@ def _cmd_sweep(args: argparse.Namespace) -> None:
         chunk_size=args.chunk_size,
         memory_budget=args.memory_budget,
         progress=False if args.quiet else args.progress_interval or DEFAULT_INTERVAL,
-        keep_state=True,
+        keep_state=folder is not None,  # the checkpoint needs it; evaluation needs the networks
         check=False,  # saved first, then checked below
     )
     seconds = time.perf_counter() - begin
@@ -639,18 +645,19 @@ def _cmd_sweep(args: argparse.Namespace) -> None:
         save_checkpoint(folder / CHECKPOINT_FILE, checkpoint)
         write_metrics(folder, result.metrics, hparams, tuple(grid), args.seeds)
         print(f"Saved {folder}: {CONFIG_FILE}, {METRICS_FILE}, {CHECKPOINT_FILE}")
-    check(swept)  # names each diverged agent's combination, seed and env step
+    # Names each diverged agent by its grid values and seed, as `dqn-jax eval` of the run does.
+    labels = _agent_labels(info, hparams, (agents,))
+    check(result, labels=labels)
     if args.episodes > 0:
         key = jax.random.key(args.seed + 1)
-        returns = _evaluate_agents(config, result.state, key, args.episodes)
-        labels = _agent_labels(info, hparams, (agents,))
+        returns = _evaluate_agents(config, result.q_network, key, args.episodes)
         _print_evaluation(returns, labels, args.episodes)
 
 
 def _cmd_eval(args: argparse.Namespace) -> None:
     import jax
 
-    from dqn_jax.runs import CHECKPOINT_FILE, load_checkpoint, read_config
+    from dqn_jax.runs import CHECKPOINT_FILE, load_checkpoint, q_network, read_config
 
     folder = Path(args.run)
     info = read_config(folder)
@@ -663,7 +670,8 @@ def _cmd_eval(args: argparse.Namespace) -> None:
             "logging intervals"
         )
     seed = args.seed if args.seed is not None else (info.seed or 0) + 1
-    returns = _evaluate_agents(config, checkpoint.state, jax.random.key(seed), args.episodes)
+    network = q_network(config, checkpoint.state)
+    returns = _evaluate_agents(config, network, jax.random.key(seed), args.episodes)
     labels = _agent_labels(info, checkpoint.hparams, checkpoint.batch_shape)
     _print_evaluation(returns, labels, args.episodes)
 

@@ -60,8 +60,10 @@ def _finite_per_agent(params: PyTree, batch_ndim: int) -> np.ndarray:
 
 def _parts(result: Any) -> tuple[Any, Any, Any]:
     """``(diverged_at, online params or None, sweep or None)`` of anything :func:`check` takes."""
+    from dqn_jax.sweep import SweepResult  # here: sweep imports this module
+
     sweep = None
-    if hasattr(result, "grid") and hasattr(result, "combos") and hasattr(result, "result"):
+    if isinstance(result, SweepResult):
         sweep, result = result, result.result
     state = getattr(result, "state", None)
     if state is None and hasattr(result, "params") and hasattr(result, "diverged_at"):

@@ -207,14 +207,11 @@ def vmap_agents(
     return fn
 
 
-def agent_keys(seed: int, seeds: int, agents: int | None) -> jax.Array:
+def agent_keys(seed: int, agents: int | None) -> jax.Array:
     """The typed keys of a run's agents: ``key(seed)`` for one unbatched agent
-    (``agents=None``), else ``split(key(seed), seeds)`` repeated for every grid point (so the
-    grid points of a sweep share their seeds), shape ``(agents,)``."""
+    (``agents=None``), else ``split(key(seed), agents)``, shape ``(agents,)``."""
     key = jax.random.key(seed)
-    if agents is None:
-        return key
-    return jax.random.split(key, seeds)[np.arange(agents) % seeds]
+    return key if agents is None else jax.random.split(key, agents)
 
 
 def agent_hparams(config: DQNConfig, agents: int | None) -> HParams:
