@@ -445,7 +445,7 @@ def test_env_kwargs_not_a_dict_raises(env_kwargs):
 
 
 def test_env_kwargs_unhashable_value_raises():
-    with raises_naming("env_kwargs", "[6]", "hashable values"):
+    with raises_naming("env_kwargs", "('rows', [6])", "hashable values"):
         DQNConfig(env_kwargs={"rows": [6]})
 
 
