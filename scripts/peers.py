@@ -340,21 +340,21 @@ def floor_fn(work: Work, updates: bool = True) -> Callable[[jax.Array], tuple]:
         )
 
         def env_step(carry):
-            online, opt_state, obs, env_state, key = carry
+            online, opt_state, obs, env_state, key, steps = carry
             key, step_key = jax.random.split(key)
             action = jnp.argmax(mlp(online, obs), axis=-1)
             obs, env_state, *_ = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
                 jax.random.split(step_key, work.num_envs), env_state, action, env_params
             )
-            return online, opt_state, obs, env_state, key
+            return online, opt_state, obs, env_state, key, steps + work.num_envs
 
         def update(_, carry):
-            online, opt_state, obs, env_state, key = carry
+            online, opt_state, obs, env_state, key, steps = carry
             key, index_key = jax.random.split(key)
             index = jax.random.randint(index_key, (batch,), 0, n)
             grads = jax.grad(loss)(online, target, *(x[index] for x in data))
             step, opt_state = optimizer.update(grads, opt_state, online)
-            return optax.apply_updates(online, step), opt_state, obs, env_state, key
+            return optax.apply_updates(online, step), opt_state, obs, env_state, key, steps
 
         def round_(carry, _):
             carry = env_step(carry)
@@ -362,15 +362,16 @@ def floor_fn(work: Work, updates: bool = True) -> Callable[[jax.Array], tuple]:
                 carry = jax.lax.fori_loop(0, work.gradient_steps, update, carry)
             return carry, None
 
-        carry = (online, opt_state, obs, env_state, key)
+        carry = (online, opt_state, obs, env_state, key, jnp.int32(0))
         carry, _ = jax.lax.scan(
             lambda c, _: (env_step(c), None), carry, None, length=work.first_learning_round
         )
         carry, _ = jax.lax.scan(
             round_, carry, None, length=work.num_rounds - work.first_learning_round
         )
-        env_steps = jnp.int32(work.total_timesteps)
-        return env_steps, jnp.int32(work.num_updates if updates else 0), carry[:3]
+        # Counted, not assumed: the comparison checks them against the agents' work.
+        env_steps, adam_steps = carry[5], carry[1][0].count
+        return env_steps, adam_steps, carry[:3]
 
     return train
 
