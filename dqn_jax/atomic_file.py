@@ -13,8 +13,8 @@ from pathlib import Path
 
 
 def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
+    if pid == os.getpid() or os.name == "nt":
+        return True  # on Windows, os.kill(pid, 0) sends CTRL_C_EVENT: never probe there
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
