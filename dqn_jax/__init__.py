@@ -1,22 +1,13 @@
 """dqn-jax: Deep Q-Networks as pure, jit-compiled JAX functions."""
 
-from dqn_jax import prioritized, replay, sum_tree
-from dqn_jax.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from dqn_jax.config import DQNConfig, HParams
-from dqn_jax.divergence import DivergenceError, check
-from dqn_jax.envs import EnvSpec, make_env, supported_envs
-from dqn_jax.evaluation import evaluate
-from dqn_jax.exploration import boltzmann, epsilon_greedy, linear_schedule
-from dqn_jax.networks import QNetwork
-from dqn_jax.policy import act
-from dqn_jax.prioritized import PriorityState
-from dqn_jax.progress import ProgressBar
-from dqn_jax.replay import ReplayState, Transition
-from dqn_jax.runs import load, save
-from dqn_jax.sweep import SweepResult, bytes_per_agent, sweep, to_table
-from dqn_jax.target_network import crossings, update_target
-from dqn_jax.train import LogAccumulator, Metrics, TrainResult, TrainState, make_train
-from dqn_jax.update import (
+from dqn_jax.blocks import prioritized, replay, sum_tree
+from dqn_jax.blocks.envs import EnvSpec, make_env, supported_envs
+from dqn_jax.blocks.exploration import boltzmann, epsilon_greedy, linear_schedule
+from dqn_jax.blocks.networks import QNetwork
+from dqn_jax.blocks.prioritized import PriorityState
+from dqn_jax.blocks.replay import ReplayState, Transition
+from dqn_jax.blocks.target_network import crossings, update_target
+from dqn_jax.blocks.update import (
     Batch,
     QParams,
     UpdateInfo,
@@ -24,12 +15,22 @@ from dqn_jax.update import (
     make_optimizer,
     td_update,
 )
-from dqn_jax.value_learning import (
+from dqn_jax.blocks.value_learning import (
     double_q_learning_target,
     n_step_return,
     q_learning_target,
     td_loss,
 )
+from dqn_jax.config import DQNConfig, HParams
+from dqn_jax.loop.evaluation import evaluate
+from dqn_jax.loop.policy import act
+from dqn_jax.loop.progress import ProgressBar
+from dqn_jax.loop.train import LogAccumulator, Metrics, TrainResult, TrainState, make_train
+from dqn_jax.scale.divergence import DivergenceError, check
+from dqn_jax.scale.result import SweepResult, to_table
+from dqn_jax.scale.sweep import bytes_per_agent, sweep
+from dqn_jax.storage.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from dqn_jax.storage.runs import load, save
 
 __version__ = "0.1.0"
 

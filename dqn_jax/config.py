@@ -18,8 +18,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
-from dqn_jax.envs import make_env
-from dqn_jax.networks import ACTIVATIONS, DUELING
+from dqn_jax.blocks.envs import make_env
+from dqn_jax.blocks.networks import ACTIVATIONS, DUELING
 
 LOSSES = ("mse", "huber")
 INT32_MAX = 2**31 - 1  # env-step counters are int32

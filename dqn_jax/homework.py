@@ -24,12 +24,12 @@ import numpy as np
 import optax
 from jaxtyping import Array, Float, PyTree
 
-from dqn_jax import replay as replay_lib
+from dqn_jax.blocks import replay as replay_lib
+from dqn_jax.blocks.networks import QNetwork
+from dqn_jax.blocks.replay import ReplayState, Transition
+from dqn_jax.blocks.update import QParams
 from dqn_jax.config import DQNConfig, HParams
-from dqn_jax.networks import QNetwork
-from dqn_jax.replay import ReplayState, Transition
-from dqn_jax.stats import t_critical
-from dqn_jax.update import QParams
+from dqn_jax.viz.stats import t_critical
 
 __all__ = [
     "CheckFailed",

@@ -26,7 +26,7 @@ from _report import command, machine, write_section
 
 import dqn_jax
 from dqn_jax.config import PRESETS
-from dqn_jax.stats import t_critical
+from dqn_jax.viz.stats import t_critical
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt

@@ -20,7 +20,7 @@ import jax
 from _report import command, machine, write_section
 
 import dqn_jax
-from dqn_jax.progress import DEFAULT_INTERVAL, ProgressBar
+from dqn_jax.loop.progress import DEFAULT_INTERVAL, ProgressBar
 
 
 class TimedBar(ProgressBar):

@@ -60,7 +60,7 @@ def worker(seeds: int, overrides: dict[str, Any], cache: str | None = None) -> d
         jax.config.update("jax_compilation_cache_dir", cache)
 
     import dqn_jax
-    from dqn_jax.evaluation import run_episodes
+    from dqn_jax.loop.evaluation import run_episodes
 
     import_s = time.perf_counter() - START
     t0 = time.perf_counter()

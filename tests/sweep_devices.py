@@ -25,7 +25,7 @@ import numpy as np
 from dqn_jax import DQNConfig
 
 # The module (``dqn_jax.sweep`` is the function of the same name).
-sweep_module = importlib.import_module("dqn_jax.sweep")
+sweep_module = importlib.import_module("dqn_jax.scale.sweep")
 
 TRACES = {"train": 0}
 

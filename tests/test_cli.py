@@ -26,7 +26,7 @@ from PIL import Image
 
 import dqn_jax
 from dqn_jax import cli
-from dqn_jax.config_file import config_from_dict
+from dqn_jax.storage.config_file import config_from_dict
 
 TINY_FLAGS = [
     "--total-timesteps", "2000", "--buffer-size", "1000", "--batch-size", "32",
@@ -152,7 +152,7 @@ def test_train_saves_a_run_folder(workdir, runs):
     assert config_from_dict(data["config"]).hidden_sizes == (16, 16)
     assert data["seeds"] == 2 and data["seed"] == 0 and data["grid"] is None
     assert set(data["versions"]) == {"dqn_jax", "jax", "equinox"}
-    columns = dqn_jax.runs.read_metrics(folder)
+    columns = dqn_jax.storage.runs.read_metrics(folder)
     assert list(columns)[:1] == ["seed"] and set(dqn_jax.Metrics._fields) <= set(columns)
     assert len(columns["seed"]) == 2 * NUM_POINTS
     assert sorted(set(columns["env_steps"])) == [500, 1000, 1500, 2000]
@@ -203,7 +203,7 @@ def test_plot_writes_a_png_of_the_requested_size(workdir, runs):
 
 
 def test_plot_of_several_runs_in_python(workdir, runs):
-    from dqn_jax.plotting import plot_runs
+    from dqn_jax.viz.plotting import plot_runs
 
     out = plot_runs(
         [workdir / "runs" / "full", workdir / "runs" / "split"],
@@ -231,7 +231,7 @@ def test_sweep_saves_hparam_columns(workdir, runs):
     assert "learning_rate=0.001 seed 0" in sweep.stdout
     assert "learning_rate=0.0003 seed 0" in sweep.stdout
     folder = workdir / "runs" / "sweep"
-    columns = dqn_jax.runs.read_metrics(folder)
+    columns = dqn_jax.storage.runs.read_metrics(folder)
     assert list(columns)[:2] == ["seed", "learning_rate"]
     assert len(columns["seed"]) == 2 * NUM_POINTS
     assert sorted(set(np.round(columns["learning_rate"], 7))) == [3e-4, 1e-3]
@@ -367,8 +367,8 @@ def test_plot_without_matplotlib_names_the_extra(capsys, monkeypatch, workdir, r
         if name == "matplotlib" or name.startswith("matplotlib."):
             monkeypatch.setitem(sys.modules, name, None)
     monkeypatch.setitem(sys.modules, "matplotlib", None)
-    monkeypatch.delitem(sys.modules, "dqn_jax.plotting", raising=False)
-    monkeypatch.delattr(dqn_jax, "plotting", raising=False)
+    monkeypatch.delitem(sys.modules, "dqn_jax.viz.plotting", raising=False)
+    monkeypatch.delattr(dqn_jax.viz, "plotting", raising=False)
     result = main_in_process(capsys, "plot", str(workdir / "runs" / "full"))
     assert_one_line_error(result, 'pip install "dqn-jax[plot]"')
 

@@ -15,7 +15,7 @@ import pytest
 
 import dqn_jax
 from dqn_jax import DivergenceError, DQNConfig, HParams, SweepResult, check, cli, make_train
-from dqn_jax.checkpoint import Checkpoint
+from dqn_jax.storage.checkpoint import Checkpoint
 
 KWARGS = dict(
     total_timesteps=1000,
@@ -121,9 +121,9 @@ def test_non_finite_parameters_are_caught_at_a_logging_point_without_any_update(
 
 def test_all_finite_skips_integer_leaves():
     tree = {"w": jnp.ones(3), "count": jnp.int32(7), "none": None}
-    assert bool(dqn_jax.divergence.all_finite(tree))
-    assert not bool(dqn_jax.divergence.all_finite({**tree, "b": jnp.array([1.0, jnp.inf])}))
-    assert bool(dqn_jax.divergence.all_finite({}))
+    assert bool(dqn_jax.loop.finite.all_finite(tree))
+    assert not bool(dqn_jax.loop.finite.all_finite({**tree, "b": jnp.array([1.0, jnp.inf])}))
+    assert bool(dqn_jax.loop.finite.all_finite({}))
 
 
 def test_same_key_twice_is_bit_identical(program, hparams, result):
@@ -223,7 +223,7 @@ def test_cli_train_of_a_diverged_run_exits_non_zero(
 ):
     """The train path, with training itself replaced by the diverged result (no compile)."""
     done = Checkpoint(config, result.state, hparams, result.metrics, config.num_logs)
-    monkeypatch.setattr(dqn_jax.runs, "train_intervals", lambda *args, **kwargs: done)
+    monkeypatch.setattr(dqn_jax.storage.runs, "train_intervals", lambda *args, **kwargs: done)
     argv = ["train", "--total-timesteps", "1000", "--log-interval", "500", "--seeds", "2"]
     code, out, err = run_main(capsys, *argv, "--quiet", "--out", str(tmp_path / "run"))
     assert_one_line_error(code, err, "1 of 2 agents", f"seed 1 at env step {step:,}")

@@ -20,7 +20,7 @@ from dqn_jax import (
     sum_tree,
     td_update,
 )
-from dqn_jax.update import Batch, QParams
+from dqn_jax.blocks.update import Batch, QParams
 
 BASE = dict(
     total_timesteps=1200,

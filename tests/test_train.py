@@ -179,7 +179,7 @@ def test_same_key_twice_is_bit_identical(run, hp_a, result_a):
 def test_interval_by_interval_matches_the_whole_scan(config, hp_a, result_a):
     """``dqn-jax train`` (``runs.train_intervals``) calls ``train.step`` jitted once per logging
     interval; ``train`` scans it inside one program. Same key, same arithmetic: the same bits."""
-    from dqn_jax.runs import train_intervals
+    from dqn_jax.storage.runs import train_intervals
 
     checkpoint = train_intervals(config, (key(0), hp_a))
     assert checkpoint.interval == config.num_logs
@@ -466,7 +466,7 @@ def test_other_env_obs_dim_matches_observation_space(other_env_run):
 
 def test_evaluate_with_an_env_instance_compiles_once(result_a, monkeypatch):
     """Specs of the same env instance compare equal, so repeated calls reuse the compiled scan."""
-    from dqn_jax.envs import EnvSpec
+    from dqn_jax.blocks.envs import EnvSpec
 
     env, params = gymnax.make("CartPole-v1")
     traces = []

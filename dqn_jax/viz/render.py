@@ -17,9 +17,9 @@ import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 from PIL import Image, ImageDraw
 
+from dqn_jax.blocks.envs import EnvSpec, make_env
 from dqn_jax.config import DQNConfig
-from dqn_jax.envs import EnvSpec, make_env
-from dqn_jax.policy import act
+from dqn_jax.loop.policy import act
 
 SUPPORTED = ("CartPole-v1",)
 

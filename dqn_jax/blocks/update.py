@@ -10,8 +10,8 @@ import jax.numpy as jnp
 import optax
 from jaxtyping import Array, Float, Int, PyTree
 
-from dqn_jax.replay import Transition
-from dqn_jax.value_learning import (
+from dqn_jax.blocks.replay import Transition
+from dqn_jax.blocks.value_learning import (
     double_q_learning_target,
     n_step_return,
     q_learning_target,

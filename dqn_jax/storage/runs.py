@@ -32,11 +32,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dqn_jax.atomic_file import write_atomic
-from dqn_jax.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from dqn_jax.config import HPARAM_RANGES, DQNConfig, HParams
-from dqn_jax.config_file import config_from_dict, config_to_dict
-from dqn_jax.train import Metrics, TrainResult, TrainState, make_train
+from dqn_jax.loop.train import Metrics, TrainResult, TrainState, make_train
+from dqn_jax.storage.atomic_file import write_atomic
+from dqn_jax.storage.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from dqn_jax.storage.config_file import config_from_dict, config_to_dict
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.csv"

@@ -36,8 +36,8 @@ import chex
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-from dqn_jax import sum_tree
-from dqn_jax.sum_tree import SumTree
+from dqn_jax.blocks import sum_tree
+from dqn_jax.blocks.sum_tree import SumTree
 
 KINDS = ("proportional", "rank")
 

@@ -6,7 +6,8 @@ Adam moments and a finite step, so the new parameters are finite too unless they
 logging point checks them with :func:`all_finite` for that case. The first step that fails is
 rejected, its env step is recorded in ``TrainState.diverged_at`` (``-1``: never), and the agent
 stops learning: its parameters stay the last finite ones (or, if they overflowed, the ones the
-logging point found). ``Metrics.diverged_at`` reports it at every logging point.
+logging point found). ``Metrics.diverged_at`` reports it at every logging point. Those in-run
+checks live in :mod:`dqn_jax.loop.finite`.
 
 On the host, :func:`check` turns it into an error naming each diverged agent and its env step.
 
@@ -22,12 +23,11 @@ from typing import Any
 
 import equinox as eqx
 import jax
-import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Bool, PyTree
+from jaxtyping import PyTree
 
-NEVER = -1
-"""``diverged_at`` of an agent that never diverged."""
+from dqn_jax.loop.finite import NEVER
+from dqn_jax.scale.result import SweepResult
 
 
 class DivergenceError(ValueError):
@@ -37,15 +37,6 @@ class DivergenceError(ValueError):
         super().__init__(message)
         self.diverged = diverged or []
         self.result: Any = None  # what was checked, where the caller attaches it (sweep does)
-
-
-def all_finite(tree: PyTree) -> Bool[Array, ""]:
-    """Whether every floating-point entry of every array leaf of ``tree`` is finite (one
-    reduction per leaf; integer leaves are skipped)."""
-    flags = [
-        jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(eqx.filter(tree, eqx.is_inexact_array))
-    ]
-    return jnp.all(jnp.stack(flags)) if flags else jnp.asarray(True)
 
 
 def _finite_per_agent(params: PyTree, batch_ndim: int) -> np.ndarray:
@@ -60,8 +51,6 @@ def _finite_per_agent(params: PyTree, batch_ndim: int) -> np.ndarray:
 
 def _parts(result: Any) -> tuple[Any, Any, Any]:
     """``(diverged_at, online params or None, sweep or None)`` of anything :func:`check` takes."""
-    from dqn_jax.sweep import SweepResult  # here: sweep imports this module
-
     sweep = None
     if isinstance(result, SweepResult):
         sweep, result = result, result.result

@@ -28,56 +28,20 @@ import numbers
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import PRNGKeyArray
 
-from dqn_jax import divergence
 from dqn_jax.config import HPARAM_RANGES, DQNConfig, HParams
-from dqn_jax.divergence import DivergenceError
-from dqn_jax.progress import DEFAULT_INTERVAL, Progress, ProgressBar
-from dqn_jax.train import Metrics, TrainResult, make_train
-
-AXES = ("combo", "seed")
-"""The named leading axes of a :class:`SweepResult`'s leaves."""
+from dqn_jax.loop.progress import DEFAULT_INTERVAL, Progress, ProgressBar
+from dqn_jax.loop.train import TrainResult, abstract_state, make_train
+from dqn_jax.scale import divergence
+from dqn_jax.scale.divergence import DivergenceError
+from dqn_jax.scale.result import SweepResult
 
 HparamsGrid = Mapping[str, Sequence[float]] | Sequence[Mapping[str, float]] | None
-
-
-class SweepResult(eqx.Module):
-    """What :func:`sweep` returns: a pytree whose array leaves lead with ``AXES``.
-
-    ``result``'s leaves have shape ``(num_combos, num_seeds, ...)``: ``result.metrics`` fields are
-    ``(num_combos, num_seeds, num_logs)``, ``result.q_network`` holds every agent's final
-    network, and ``result.state`` is the final ``TrainState`` (``None`` unless
-    ``keep_state=True``). ``hparams`` holds every field of each combination, leaves of shape
-    ``(num_combos,)``; ``grid`` the values given, ``((name, value), ...)`` per combination.
-    """
-
-    result: TrainResult
-    hparams: HParams
-    grid: tuple[tuple[tuple[str, float], ...], ...] = eqx.field(static=True)  # values given
-    axes: tuple[str, ...] = eqx.field(static=True, default=AXES)
-
-    @property
-    def num_combos(self) -> int:
-        return len(self.grid)
-
-    @property
-    def num_seeds(self) -> int:
-        return int(self.result.metrics.env_steps.shape[1])
-
-    @property
-    def swept(self) -> tuple[str, ...]:
-        """The hyper-parameters the grid names, in order of first appearance."""
-        return tuple(dict.fromkeys(name for combo in self.grid for name, _ in combo))
-
-    def combos(self) -> list[dict[str, float]]:
-        """The values given for each combination, in order (the others are the config's)."""
-        return [dict(combo) for combo in self.grid]
 
 
 def _nbytes(tree: Any) -> int:
@@ -90,7 +54,7 @@ def _nbytes(tree: Any) -> int:
 
 
 def bytes_per_agent(config: DQNConfig) -> int:
-    """Bytes of one agent's training state (``jax.eval_shape`` of ``train.init``: nothing runs).
+    """Bytes of one agent's training state (``dqn_jax.loop.train.abstract_state``: nothing runs).
 
     The replay buffer dominates (``buffer_size`` transitions of two observations and four
     scalars), then the networks and optimizer state. XLA's temporaries come on top, so a memory
@@ -98,8 +62,7 @@ def bytes_per_agent(config: DQNConfig) -> int:
     """
     if not isinstance(config, DQNConfig):
         raise ValueError(f"config must be a DQNConfig, got {type(config).__name__}")
-    train = make_train(config)
-    return _nbytes(jax.eval_shape(train.init, jax.random.key(0), HParams.from_config(config)))
+    return _nbytes(abstract_state(config))
 
 
 # --- input checks (all before anything compiles) -------------------------------------------------
@@ -399,26 +362,3 @@ def _progress_target(
     total = num_chunks * config.total_timesteps
     bar = ProgressBar(total, progress, agents=num_agents, desc=desc)
     return bar, bar
-
-
-def to_table(result: SweepResult) -> dict[str, np.ndarray]:
-    """The sweep as a tidy table: one row per run and logging point.
-
-    Returns:
-        Columns of equal length ``num_combos * num_seeds * num_logs`` (combination-major, then
-        seed, then logging point): ``combo``, ``seed``, one column per swept hyper-parameter,
-        then every ``Metrics`` field. ``pandas.DataFrame(to_table(result))`` makes a data frame.
-    """
-    if not isinstance(result, SweepResult):
-        raise ValueError(f"result must be a SweepResult, got {type(result).__name__}")
-    metrics: Metrics = result.result.metrics
-    combos, seeds, logs = np.shape(metrics.env_steps)
-    combo, seed, _ = np.meshgrid(
-        np.arange(combos), np.arange(seeds), np.arange(logs), indexing="ij"
-    )
-    table = {"combo": combo.reshape(-1), "seed": seed.reshape(-1)}
-    for name in result.swept:
-        table[name] = np.asarray(getattr(result.hparams, name))[table["combo"]]
-    for name in Metrics._fields:
-        table[name] = np.asarray(getattr(metrics, name)).reshape(-1)
-    return table

@@ -6,8 +6,8 @@ import chex
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-from dqn_jax.exploration import epsilon_greedy
-from dqn_jax.networks import QNetwork
+from dqn_jax.blocks.exploration import epsilon_greedy
+from dqn_jax.blocks.networks import QNetwork
 
 
 def act(

@@ -78,7 +78,7 @@ def _field_docs() -> dict[str, str]:
 
 
 def _field_type(name: str):
-    from dqn_jax.config_file import parse_field
+    from dqn_jax.storage.config_file import parse_field
 
     def convert(text: str) -> Any:
         try:
@@ -109,7 +109,7 @@ def _int_at_least(minimum: int):
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     """One ``--field-name VALUE`` flag per ``DQNConfig`` field, plus ``--config FILE``."""
     from dqn_jax.config import DQNConfig
-    from dqn_jax.config_file import describe_type, field_types
+    from dqn_jax.storage.config_file import describe_type, field_types
 
     group = parser.add_argument_group(
         "configuration (DQNConfig fields; flags override --config, which overrides defaults)"
@@ -319,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _config_values(args: argparse.Namespace) -> dict[str, Any]:
     """The config values given by --config and by field flags (flags win)."""
-    from dqn_jax.config_file import field_types, read_config_file
+    from dqn_jax.storage.config_file import field_types, read_config_file
 
     values: dict[str, Any] = {}
     if getattr(args, "config", None):
@@ -330,7 +330,7 @@ def _config_values(args: argparse.Namespace) -> dict[str, Any]:
 
 def _config(values: dict[str, Any]) -> Any:
     """The ``DQNConfig`` of ``values``; a bad value is a usage error."""
-    from dqn_jax.config_file import config_from_dict
+    from dqn_jax.storage.config_file import config_from_dict
 
     try:
         return config_from_dict(values)
@@ -339,7 +339,7 @@ def _config(values: dict[str, Any]) -> Any:
 
 
 def _new_run_folder(out: str | None, overwrite: bool) -> Path | None:
-    from dqn_jax.runs import CONFIG_FILE
+    from dqn_jax.storage.runs import CONFIG_FILE
 
     if out is None:
         return None
@@ -356,7 +356,7 @@ def _new_run_folder(out: str | None, overwrite: bool) -> Path | None:
 
 def _agent_labels(info: Any, hparams: Any, batch_shape: tuple[int, ...]) -> list[str]:
     """One label per agent (flattened): ``seed i``, after the swept values for a sweep."""
-    from dqn_jax.runs import flatten_agents, grid_of
+    from dqn_jax.storage.runs import flatten_agents, grid_of
 
     seeds = info.seeds
     names = grid_of(info)
@@ -377,8 +377,8 @@ def _evaluate_agents(config: Any, network: Any, key: Any, episodes: int) -> np.n
     """
     import jax
 
-    from dqn_jax.envs import make_env
-    from dqn_jax.evaluation import evaluate, run_episodes
+    from dqn_jax.blocks.envs import make_env
+    from dqn_jax.loop.evaluation import evaluate, run_episodes
 
     batch_shape = tuple(network.layers[0].weight.shape[:-2])
     if not batch_shape:
@@ -441,8 +441,8 @@ def _run(
     """Trains (from ``start``: a Checkpoint or (keys, hparams)), prints, saves and evaluates."""
     import jax
 
-    from dqn_jax.progress import DEFAULT_INTERVAL, ProgressBar
-    from dqn_jax.runs import (
+    from dqn_jax.loop.progress import DEFAULT_INTERVAL, ProgressBar
+    from dqn_jax.storage.runs import (
         CHECKPOINT_FILE,
         CONFIG_FILE,
         METRICS_FILE,
@@ -499,14 +499,14 @@ def _run(
 def _check_divergence(checkpoint: Any, info: Any) -> None:
     """A ``DivergenceError`` (exit status 1, one line) naming each diverged agent's seed, after
     its swept values for a sweep."""
-    from dqn_jax.divergence import check
+    from dqn_jax.scale.divergence import check
 
     labels = _agent_labels(info, checkpoint.hparams, checkpoint.batch_shape)
     check(checkpoint, labels=labels)
 
 
 def _batch_shape_of(start: Any) -> tuple[int, ...]:
-    from dqn_jax.checkpoint import Checkpoint
+    from dqn_jax.storage.checkpoint import Checkpoint
 
     if isinstance(start, Checkpoint):
         return start.batch_shape
@@ -517,8 +517,8 @@ def _batch_shape_of(start: Any) -> tuple[int, ...]:
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
-    from dqn_jax.config_file import config_diff, config_to_dict
-    from dqn_jax.runs import (
+    from dqn_jax.storage.config_file import config_diff, config_to_dict
+    from dqn_jax.storage.runs import (
         CHECKPOINT_FILE,
         RunInfo,
         agent_hparams,
@@ -597,10 +597,11 @@ def _parse_grid(items: Sequence[str], config: Any) -> dict[str, list[float]]:
 def _cmd_sweep(args: argparse.Namespace) -> None:
     import jax
 
-    from dqn_jax.checkpoint import Checkpoint, save_checkpoint
-    from dqn_jax.divergence import check
-    from dqn_jax.progress import DEFAULT_INTERVAL
-    from dqn_jax.runs import (
+    from dqn_jax.loop.progress import DEFAULT_INTERVAL
+    from dqn_jax.scale.divergence import check
+    from dqn_jax.scale.sweep import sweep
+    from dqn_jax.storage.checkpoint import Checkpoint, save_checkpoint
+    from dqn_jax.storage.runs import (
         CHECKPOINT_FILE,
         CONFIG_FILE,
         METRICS_FILE,
@@ -608,7 +609,6 @@ def _cmd_sweep(args: argparse.Namespace) -> None:
         write_config,
         write_metrics,
     )
-    from dqn_jax.sweep import sweep
 
     config = _config(_config_values(args))
     grid = _parse_grid(args.grid, config)
@@ -657,7 +657,7 @@ def _cmd_sweep(args: argparse.Namespace) -> None:
 def _cmd_eval(args: argparse.Namespace) -> None:
     import jax
 
-    from dqn_jax.runs import CHECKPOINT_FILE, load_checkpoint, q_network, read_config
+    from dqn_jax.storage.runs import CHECKPOINT_FILE, load_checkpoint, q_network, read_config
 
     folder = Path(args.run)
     info = read_config(folder)
@@ -688,14 +688,14 @@ def _parse_size(text: str) -> tuple[int, int]:
 
 
 def _cmd_plot(args: argparse.Namespace) -> None:
-    from dqn_jax.runs import read_config
+    from dqn_jax.storage.runs import read_config
 
     size = _parse_size(args.size)
     folders = [Path(run) for run in args.runs]
     for folder in folders:
         read_config(folder)  # a clear error for a missing run
     try:
-        from dqn_jax import plotting
+        from dqn_jax.viz import plotting
     except ImportError:
         raise UsageError(f"plot needs matplotlib: {PLOT_INSTALL_HINT}") from None
     if args.out:
@@ -712,12 +712,12 @@ def _cmd_plot(args: argparse.Namespace) -> None:
 def _cmd_render(args: argparse.Namespace) -> None:
     import jax
 
-    from dqn_jax.runs import CHECKPOINT_FILE, load_checkpoint, q_network, read_config
+    from dqn_jax.storage.runs import CHECKPOINT_FILE, load_checkpoint, q_network, read_config
 
     folder = Path(args.run)
     info = read_config(folder)
     try:
-        from dqn_jax import render
+        from dqn_jax.viz import render
     except ImportError:
         raise UsageError(f"render needs Pillow: {PLOT_INSTALL_HINT}") from None
     render.check_supported(info.config.env_name)

@@ -15,9 +15,9 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from dqn_jax.runs import grid_of, read_config, read_metrics
-from dqn_jax.stats import t_critical
-from dqn_jax.train import Metrics
+from dqn_jax.loop.train import Metrics
+from dqn_jax.storage.runs import grid_of, read_config, read_metrics
+from dqn_jax.viz.stats import t_critical
 
 DEFAULT_METRICS = ("episode_return", "eval_return")
 

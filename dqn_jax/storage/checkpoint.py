@@ -5,7 +5,7 @@ A file is one line of JSON (the format, the ``DQNConfig``, the agents' batch sha
 logging intervals done, the payload's length and SHA-256) followed by the payload written by
 ``eqx.tree_serialise_leaves``. Typed PRNG keys do not serialise, so they are stored as
 ``jax.random.key_data`` and wrapped again on loading. The shapes to load into come from the
-config (``jax.eval_shape`` of ``train.init``), so a file from another config, a truncated file or
+config (``dqn_jax.loop.train.abstract_state``), so a file from another config, a truncated file or
 a corrupted one is a ``ValueError`` that names the file and the mismatch.
 """
 
@@ -22,10 +22,10 @@ import equinox as eqx
 import jax
 import numpy as np
 
-from dqn_jax.atomic_file import write_atomic
 from dqn_jax.config import DQNConfig, HParams
-from dqn_jax.config_file import config_diff, config_from_dict, config_to_dict
-from dqn_jax.train import Metrics, TrainState, make_train
+from dqn_jax.loop.train import Metrics, TrainState, abstract_state
+from dqn_jax.storage.atomic_file import write_atomic
+from dqn_jax.storage.config_file import config_diff, config_from_dict, config_to_dict
 
 FORMAT = "dqn-jax-checkpoint"
 VERSION = 2  # 2: TrainState and Metrics carry diverged_at
@@ -77,8 +77,7 @@ def _key_impls(tree: Any) -> list[str]:
 def _one_agent_shapes(config: DQNConfig) -> tuple[Any, Any]:
     """Shapes and dtypes of one agent's state and hparams (traced, not run)."""
     hparams = HParams.from_config(config)
-    state = jax.eval_shape(make_train(config).init, jax.random.key(0), hparams)
-    return state, jax.eval_shape(lambda: hparams)
+    return abstract_state(config), jax.eval_shape(lambda: hparams)
 
 
 def _like(

@@ -10,8 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from dqn_jax.envs import EnvSpec, make_env, spec_from_env
-from dqn_jax.exploration import epsilon_greedy
+from dqn_jax.blocks.envs import EnvSpec, make_env, spec_from_env
+from dqn_jax.blocks.exploration import epsilon_greedy
 
 if TYPE_CHECKING:
     from dqn_jax.config import DQNConfig

@@ -9,7 +9,7 @@ into a ``select`` that runs both branches).
 
 A gradient step whose loss, mean Q-value or gradient norm is not finite is rejected and ends the
 agent's learning, as do parameters found non-finite at a logging point (``TrainState.diverged_at``;
-see ``dqn_jax.divergence``).
+see ``dqn_jax.loop.finite``).
 """
 
 from __future__ import annotations
@@ -23,18 +23,18 @@ import jax.numpy as jnp
 import optax
 from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree
 
-from dqn_jax import prioritized, replay
+from dqn_jax.blocks import prioritized, replay
+from dqn_jax.blocks.envs import EnvSpec, make_env, spec_from_env
+from dqn_jax.blocks.exploration import boltzmann, epsilon_greedy, linear_schedule
+from dqn_jax.blocks.networks import QNetwork
+from dqn_jax.blocks.prioritized import PriorityState
+from dqn_jax.blocks.replay import ReplayState, Transition
+from dqn_jax.blocks.target_network import crossings, update_target
+from dqn_jax.blocks.update import QParams, batch_from_sequence, make_optimizer, td_update
 from dqn_jax.config import DQNConfig, HParams
-from dqn_jax.divergence import NEVER, all_finite
-from dqn_jax.envs import EnvSpec, make_env, spec_from_env
-from dqn_jax.evaluation import run_episodes
-from dqn_jax.exploration import boltzmann, epsilon_greedy, linear_schedule
-from dqn_jax.networks import QNetwork
-from dqn_jax.prioritized import PriorityState
-from dqn_jax.progress import report as report_progress
-from dqn_jax.replay import ReplayState, Transition
-from dqn_jax.target_network import crossings, update_target
-from dqn_jax.update import QParams, batch_from_sequence, make_optimizer, td_update
+from dqn_jax.loop.evaluation import run_episodes
+from dqn_jax.loop.finite import NEVER, all_finite
+from dqn_jax.loop.progress import report as report_progress
 
 
 class LogAccumulator(NamedTuple):
@@ -407,3 +407,10 @@ def make_train(
     train.env_spec = spec
     train.q_static = q_static  # eqx.combine(state.params.online, q_static) is the QNetwork
     return train
+
+
+def abstract_state(config: DQNConfig) -> TrainState:
+    """The shapes and dtypes of one agent's :class:`TrainState` under ``config``: leaves are
+    ``jax.ShapeDtypeStruct`` (typed keys included), from ``jax.eval_shape`` of ``train.init``, so
+    nothing is computed. Checkpoints are checked against it, and ``bytes_per_agent`` sums it."""
+    return jax.eval_shape(make_train(config).init, jax.random.key(0), HParams.from_config(config))

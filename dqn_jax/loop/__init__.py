@@ -1,0 +1,10 @@
+"""The training loop: the blocks composed into one jit-compiled program.
+
+- ``train``: ``make_train``: ``init`` + a scan of logging intervals of rounds; ``abstract_state``
+- ``finite``: the in-run finiteness checks that stop a diverging agent (``NEVER``, ``all_finite``)
+- ``evaluation``: ``evaluate``: greedy episodes in parallel, one jitted scan
+- ``policy``: ``act``: the (epsilon-)greedy action of one observation
+- ``progress``: the in-jit progress report and its host side, ``ProgressBar``
+
+The loop imports the blocks and ``dqn_jax.config``; never sweeps, storage or the faces.
+"""
