@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import equinox as eqx
 import jax
+import numpy as np
 import pytest
 
 from dqn_jax import DQNConfig
@@ -64,3 +66,22 @@ def brute_force_n_step(rewards, terminated, truncated, gamma):
         if truncated[k]:
             return ret, power, k
     return ret, power, len(rewards) - 1
+
+
+def array_leaves(tree) -> list[np.ndarray]:
+    """The array leaves of ``tree`` on the host, typed PRNG keys as their key data."""
+
+    def data(x):
+        is_key = jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
+        return np.asarray(jax.random.key_data(x) if is_key else x)
+
+    return [data(x) for x in jax.tree.leaves(eqx.filter(tree, eqx.is_array))]
+
+
+def assert_bitwise(a, b) -> None:
+    """``a`` and ``b`` hold the same arrays, bit for bit (NaN equals NaN), keys included."""
+    la, lb = array_leaves(a), array_leaves(b)
+    assert len(la) == len(lb) > 0
+    for x, y in zip(la, lb, strict=True):
+        assert x.dtype == y.dtype and x.shape == y.shape
+        np.testing.assert_array_equal(x, y)

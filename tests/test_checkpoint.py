@@ -11,31 +11,14 @@ import signal
 import subprocess
 import sys
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import TINY_KWARGS
+from conftest import TINY_KWARGS, assert_bitwise
 
 import dqn_jax
 from dqn_jax import Checkpoint, DQNConfig, HParams, load_checkpoint, save_checkpoint
-
-
-def leaves(tree):
-    def data(x):
-        is_key = jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
-        return np.asarray(jax.random.key_data(x) if is_key else x)
-
-    return [data(x) for x in jax.tree.leaves(eqx.filter(tree, eqx.is_array))]
-
-
-def assert_bitwise(a, b):
-    la, lb = leaves(a), leaves(b)
-    assert len(la) == len(lb) > 0
-    for x, y in zip(la, lb, strict=True):
-        assert x.dtype == y.dtype and x.shape == y.shape
-        np.testing.assert_array_equal(x, y)
 
 
 @pytest.fixture(scope="module")

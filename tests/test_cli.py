@@ -18,10 +18,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import equinox as eqx
 import jax
 import numpy as np
 import pytest
+from conftest import assert_bitwise
 from PIL import Image
 
 import dqn_jax
@@ -63,23 +63,6 @@ def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
     if result.returncode != 0:
         raise AssertionError(f"exit {result.returncode}\n{result.stdout}\n{result.stderr}")
     return result
-
-
-def key_free(tree):
-    """The array leaves of ``tree`` with typed keys as key data."""
-
-    def data(x):
-        is_key = jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
-        return np.asarray(jax.random.key_data(x) if is_key else x)
-
-    return [data(x) for x in jax.tree.leaves(eqx.filter(tree, eqx.is_array))]
-
-
-def assert_bitwise(a, b):
-    la, lb = key_free(a), key_free(b)
-    assert len(la) == len(lb) > 0
-    for x, y in zip(la, lb, strict=True):
-        assert x.dtype == y.dtype and np.array_equal(x, y, equal_nan=True)
 
 
 def final_evaluation_lines(stdout: str) -> list[str]:

@@ -29,8 +29,7 @@ import pytest
 from conftest import TINY_KWARGS
 
 import dqn_jax
-from dqn_jax import DQNConfig, HParams, Metrics
-from dqn_jax import SweepResult, bytes_per_agent, sweep, to_table
+from dqn_jax import DQNConfig, HParams, Metrics, SweepResult, bytes_per_agent, sweep, to_table
 
 # The module (``dqn_jax.sweep`` is the function of the same name).
 sweep_module = importlib.import_module("dqn_jax.scale.sweep")
