@@ -15,14 +15,13 @@ greedy evaluation, mean and 95% band) go to ``docs/ablation_<env>.png``.
 from __future__ import annotations
 
 import argparse
-import ast
 import time
 from pathlib import Path
 
 import jax
 import matplotlib
 import numpy as np
-from _report import command, machine, write_section
+from _common import header, parse_overrides, write_section
 
 import dqn_jax
 from dqn_jax.config import PRESETS
@@ -128,13 +127,7 @@ def main() -> None:
     parser.add_argument("--figures", type=Path, default=Path("docs"))
     args = parser.parse_args()
 
-    base = {}
-    for item in args.set:
-        field, value = item.split("=", 1)
-        try:
-            base[field] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            base[field] = value
+    base = parse_overrides(args.set)
     sections = []
     for env_name in args.envs:
         threshold = ENVS[env_name]
@@ -156,21 +149,16 @@ def main() -> None:
         print(sections[-1], flush=True)
 
     if args.write:
-        body = "\n\n".join(
-            [
-                "## The DQN family: ablation",
-                f"Machine: {machine()}.",
-                f"Command: `{command()}`.",
-                "Each variant is plain DQN (the `dqn` preset: no Double, Dueling, PER or "
-                "n-step; other fields at the `DQNConfig` defaults) plus one component; "
-                "`rainbow_lite` is Double + Dueling(mean) + proportional PER + 3-step. Seeds "
-                f"`split(key(0), {args.seeds})`, one vmapped program per row; final networks "
-                "evaluated on 100 greedy episodes each (seeds `split(key(1), N)`). Time is "
-                "compile plus run of the whole row.",
-                *sections,
-            ]
-        )
-        write_section("ablation", body)
+        lines = [
+            *header("The DQN family: ablation"),
+            "Each variant is plain DQN (the `dqn` preset: no Double, Dueling, PER or n-step; "
+            "other fields at the `DQNConfig` defaults) plus one component; `rainbow_lite` is "
+            "Double + Dueling(mean) + proportional PER + 3-step. Seeds "
+            f"`split(key(0), {args.seeds})`, one vmapped program per row; final networks "
+            "evaluated on 100 greedy episodes each (seeds `split(key(1), N)`). Time is compile "
+            "plus run of the whole row.",
+        ]
+        write_section("ablation", "\n\n".join(["\n".join(lines), *sections]))
 
 
 if __name__ == "__main__":

@@ -21,35 +21,31 @@ on matched work for ``--peers-agents`` agents, and writes that section too (see
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import statistics
 import time
 from pathlib import Path
 
 import jax
-from _report import command, machine, write_section
+import peers
+from _common import compile_agents, header, write_section
 
 import dqn_jax
+from dqn_jax.loop.train import abstract_state
 
 PNG = Path(__file__).resolve().parent.parent / "docs" / "benchmark_agents.png"
 
 
 def measure(config: dqn_jax.DQNConfig, agents: int, repeats: int) -> dict[str, float]:
-    train = dqn_jax.make_train(config)
-    fn = jax.jit(jax.vmap(train)) if agents > 1 else jax.jit(train)
-    keys = jax.random.split(jax.random.key(0), agents) if agents > 1 else jax.random.key(0)
-    start = time.perf_counter()
-    compiled = fn.lower(keys).compile()
-    compile_s = time.perf_counter() - start  # ahead of time: the runs below compile nothing
+    program = compile_agents(dqn_jax.make_train(config), agents)  # the runs compile nothing
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        jax.block_until_ready(compiled(keys))
+        jax.block_until_ready(program())
         times.append(time.perf_counter() - start)
     run_s = statistics.median(times)
     return {
         "agents": agents,
-        "compile_s": compile_s,
+        "compile_s": program.compile_s,
         "run_s": run_s,
         "steps_per_s": agents * config.total_timesteps / run_s,
     }
@@ -57,10 +53,8 @@ def measure(config: dqn_jax.DQNConfig, agents: int, repeats: int) -> dict[str, f
 
 def replay_bytes(config: dqn_jax.DQNConfig) -> int:
     """Bytes of one agent's replay buffer (its share of ``bytes_per_agent``)."""
-    state = jax.eval_shape(
-        dqn_jax.make_train(config).init, jax.random.key(0), dqn_jax.HParams.from_config(config)
-    )
-    return sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(state.replay))
+    replay = abstract_state(config).replay
+    return sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(replay))
 
 
 def plot(rows: list[dict[str, float]], out: Path, title: str) -> None:
@@ -108,11 +102,17 @@ def main() -> None:
     )
     peers_flags.add_argument("--peers-agents", type=int, nargs="+", default=[1, 32])
     peers_flags.add_argument(
-        "--peers-timesteps", type=int, default=None, help="env steps per agent (default 10,000)"
+        "--peers-timesteps",
+        type=int,
+        default=peers.Work.total_timesteps,
+        help="env steps per agent (default %(default)s)",
     )
     peers_flags.add_argument("--peers-repeats", type=int, default=3)
     peers_flags.add_argument(
-        "--peers-venv", type=Path, default=None, help="venv with rejax (made if missing)"
+        "--peers-venv",
+        type=Path,
+        default=peers.DEFAULT_VENV,
+        help="venv with rejax (made if missing)",
     )
     peers_flags.add_argument(
         "--peers-notes", type=Path, help="markdown file appended to the peers section"
@@ -146,10 +146,7 @@ def main() -> None:
             else (f"DQNConfig(total_timesteps={args.total_timesteps})")
         )
         lines = [
-            "## Core train function: compile time, throughput and memory vs agents",
-            "",
-            f"Machine: {machine()}.",
-            f"Command: `{command()}`.",
+            *header("Core train function: compile time, throughput and memory vs agents"),
             f"Config: `{name}` ({config.total_timesteps:,} env steps, "
             f"{config.num_envs} envs, {config.num_updates:,} gradient steps of batch "
             f"{config.batch_size} per agent, {config.eval_episodes} greedy eval episodes at each "
@@ -169,24 +166,13 @@ def main() -> None:
             for r in rows
         ]
         write_section("benchmark-core", "\n".join(lines))
-    if args.peers:
-        run_peers(args)
-
-
-def run_peers(args: argparse.Namespace) -> None:
-    """Ours vs Rejax vs the compute floor on matched work (``scripts/peers.py``)."""
-    import peers
-
-    work = peers.Work()
-    if args.peers_timesteps is not None:
-        work = dataclasses.replace(work, total_timesteps=args.peers_timesteps)
-    venv = args.peers_venv or peers.DEFAULT_VENV
-    result = peers.compare(tuple(args.peers_agents), work, args.peers_repeats, venv, True)
-    print("\n".join(peers.table(result)))
-    print("\n".join(peers.breakdown_lines(result)))
-    if args.write:
+    if args.peers:  # ours vs Rejax vs the compute floor on matched work (scripts/peers.py)
+        work = peers.Work(total_timesteps=args.peers_timesteps)
+        result = peers.compare(
+            tuple(args.peers_agents), work, args.peers_repeats, args.peers_venv, breakdown=True
+        )
         notes = args.peers_notes.read_text() if args.peers_notes else ""
-        write_section("benchmark-peers", peers.section(result, notes, command(), machine()))
+        peers.report(result, notes, args.write)
 
 
 if __name__ == "__main__":

@@ -15,11 +15,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import Any
+
+from _common import compile_agents, header, run_worker, write_section
 
 CONFIGS: dict[str, dict[str, Any]] = {
     "defaults": {},
@@ -47,37 +46,27 @@ def worker(overrides: dict[str, Any], options: dict[str, Any]) -> dict[str, floa
     import dqn_jax
 
     config = dqn_jax.DQNConfig(**{"total_timesteps": TIMESTEPS, "log_interval": 5_000, **overrides})
-    fn = jax.jit(dqn_jax.make_train(config), compiler_options=options or None)
-    start = time.perf_counter()
-    traced = fn.trace(jax.random.key(0))
-    trace_s = time.perf_counter() - start
-    start = time.perf_counter()
-    lowered = traced.lower()
-    lower_s = time.perf_counter() - start
-    start = time.perf_counter()
-    compiled = lowered.compile()
-    compile_s = time.perf_counter() - start
+    program = compile_agents(dqn_jax.make_train(config), compiler_options=options or None)
     runs = []
     for _ in range(2):
         start = time.perf_counter()
-        jax.block_until_ready(compiled(jax.random.key(0)))
+        jax.block_until_ready(program())
         runs.append(time.perf_counter() - start)
-    return {"trace_s": trace_s, "lower_s": lower_s, "compile_s": compile_s, "run_s": min(runs)}
+    return {
+        "trace_s": program.trace_s,
+        "lower_s": program.lower_s,
+        "compile_s": program.xla_compile_s,
+        "run_s": min(runs),
+    }
 
 
 def measure(
     overrides: dict[str, Any], options: dict[str, Any], xla_flags: str = ""
 ) -> dict[str, float]:
+    """``worker`` in a fresh Python process, ``xla_flags`` added to its ``XLA_FLAGS``."""
     spec = json.dumps({"overrides": overrides, "options": options})
     env = {**os.environ, "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} {xla_flags}".strip()}
-    out = subprocess.run(
-        [sys.executable, __file__, "--worker", spec],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=env,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_worker(__file__, spec, env=env)
 
 
 def main() -> None:
@@ -112,14 +101,8 @@ def main() -> None:
         )
     print("\n".join(lines))
     if args.write:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from _report import command, machine, write_section
-
         text = [
-            "## Compile time of the train function",
-            "",
-            f"Machine: {machine()}.",
-            f"Command: `{command()}`.",
+            *header("Compile time of the train function"),
             "One agent, each row in a fresh process (no compilation cache); the run column is the "
             f"faster of two runs of the compiled program with total_timesteps={TIMESTEPS:,}.",
             "",

@@ -45,7 +45,7 @@ import optax
 import dqn_jax
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import command, machine, write_section
+from _common import command, compile_agents, header, machine, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_VENV = ROOT / ".peers-venv"
@@ -257,18 +257,13 @@ class LocalProgram:
     def __init__(
         self, fn: Callable[[jax.Array], Any], agents: int, counts: Callable[[Any], tuple]
     ) -> None:
-        if agents > 1:
-            jitted, self.keys = jax.jit(jax.vmap(fn)), jax.random.split(jax.random.key(0), agents)
-        else:
-            jitted, self.keys = jax.jit(fn), jax.random.key(0)
+        self.program = compile_agents(fn, agents)
+        self.compile_s = self.program.compile_s
         self.counts = counts
-        start = time.perf_counter()
-        self.compiled = jitted.lower(self.keys).compile()
-        self.compile_s = time.perf_counter() - start
 
     def run(self) -> dict[str, Any]:
         start = time.perf_counter()
-        output = jax.block_until_ready(self.compiled(self.keys))
+        output = jax.block_until_ready(self.program())
         run_s = time.perf_counter() - start
         env_steps, updates = self.counts(output)
         return {
@@ -403,13 +398,14 @@ def compare(
 ) -> dict[str, Any]:
     """Measures ours, Rejax and the floor on ``work`` for each number of agents.
 
-    Returns a dict with ``work``, the Rejax ``versions``, ``loadavg`` (before and after) and
-    ``rows``: one per number of agents, with ``ours``, ``rejax`` and ``floor`` summaries (compile
-    time, every run, fastest and median run, env steps/s of the fastest and of the median run,
-    env steps and gradient steps summed over agents), the ratio ``ours / rejax`` and the fraction
-    ``ours / floor``. With ``breakdown``, also ``ours_env`` and ``floor_env``: the same programs
-    without gradient steps (learning starts at the last round for ours), which split each run into
-    its env-step and update parts.
+    Returns a dict with ``work``, the Rejax ``versions``, ``loadavg`` (before and after), the
+    ``command`` line and ``machine`` that measured them, and ``rows``: one per number of agents,
+    with ``ours``, ``rejax`` and ``floor`` summaries (compile time, every run, fastest and median
+    run, env steps/s of the fastest and of the median run, env steps and gradient steps summed
+    over agents), the ratio ``ours / rejax`` and the fraction ``ours / floor``. With
+    ``breakdown``, also ``ours_env`` and ``floor_env``: the same programs without gradient steps
+    (learning starts at the last round for ours), which split each run into its env-step and
+    update parts.
     """
     work = work or Work()
     python = ensure_venv(Path(peers_venv))
@@ -452,7 +448,14 @@ def compare(
         row["fraction_floor"] = row["ours"]["steps_per_s"] / row["floor"]["steps_per_s"]
         rows.append(row)
         loadavg.append(os.getloadavg())
-    return {"work": work, "versions": versions, "loadavg": loadavg, "rows": rows}
+    return {
+        "work": work,
+        "versions": versions,
+        "loadavg": loadavg,
+        "rows": rows,
+        "command": command(),
+        "machine": machine(),
+    }
 
 
 def table(result: dict[str, Any]) -> list[str]:
@@ -510,19 +513,19 @@ def breakdown_lines(result: dict[str, Any]) -> list[str]:
     return lines
 
 
-def section(
-    result: dict[str, Any], limits: str = "", command_line: str = "", machine_line: str = ""
-) -> str:
+def section(result: dict[str, Any], limits: str = "") -> str:
+    """The BENCHMARKS.md section of a ``compare`` result, ``limits`` (markdown) at its end."""
     work: Work = result["work"]
     v = result["versions"]
     load = ", ".join(f"{a:.1f}" for a, _, _ in result["loadavg"])
     lines = [
-        "## Against Rejax and the compute floor (matched work)",
-        "",
-        f"Machine: {machine_line or machine()}.",
+        *header(
+            "Against Rejax and the compute floor (matched work)",
+            result.get("command", ""),
+            result.get("machine", ""),
+        ),
         f"Rejax side: rejax {v.get('rejax')}, jax {v.get('jax')}, flax {v.get('flax')}, "
         f"gymnax {v.get('gymnax')}, in its own venv.",
-        f"Command: `{command_line or command()}`.",
         f"Matched work per agent: {work.total_timesteps:,} env steps of CartPole-v1 in "
         f"{work.num_envs} vmapped envs; after every step of the {work.num_envs} envs, "
         f"{work.gradient_steps} gradient steps (the first in the round where "
@@ -557,6 +560,16 @@ def section(
     return "\n".join(lines)
 
 
+def report(result: dict[str, Any], limits: str = "", write: bool = False) -> None:
+    """Prints the tables of a ``compare`` result; with ``write``, puts its section (``limits``,
+    markdown, at the end) into BENCHMARKS.md."""
+    print("\n".join(table(result)))
+    print("\n".join(runs_table(result)))
+    print("\n".join(breakdown_lines(result)))
+    if write:
+        write_section("benchmark-peers", section(result, limits))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -584,17 +597,10 @@ def main() -> None:
     else:
         work = Work(total_timesteps=args.timesteps)
         result = compare(tuple(args.agents), work, args.repeats, args.peers_venv, args.breakdown)
-        result["command"], result["machine"] = command(), machine()
-    print("\n".join(table(result)))
-    print("\n".join(runs_table(result)))
-    print("\n".join(breakdown_lines(result)))
     if args.json:
         saved = {**result, "work": dataclasses.asdict(result["work"])}
         args.json.write_text(json.dumps(saved, indent=1))
-    if args.write:
-        limits = args.limits.read_text() if args.limits else ""
-        text = section(result, limits, result.get("command", ""), result.get("machine", ""))
-        write_section("benchmark-peers", text)
+    report(result, args.limits.read_text() if args.limits else "", args.write)
 
 
 if __name__ == "__main__":

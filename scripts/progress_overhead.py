@@ -17,7 +17,7 @@ import statistics
 import time
 
 import jax
-from _report import command, machine, write_section
+from _common import compile_agents, header, write_section
 
 import dqn_jax
 from dqn_jax.loop.progress import DEFAULT_INTERVAL, ProgressBar
@@ -46,20 +46,18 @@ def main() -> None:
     args = parser.parse_args()
 
     config = dqn_jax.DQNConfig()
-    key = jax.random.key(0)
     bar = TimedBar(config.total_timesteps, args.interval)
     programs = {}
     for name, progress in (("off", None), ("on", bar)):
-        start = time.perf_counter()
-        programs[name] = jax.jit(dqn_jax.make_train(config, progress=progress)).lower(key).compile()
-        print(f"progress {name}: compiled in {time.perf_counter() - start:.1f} s", flush=True)
+        programs[name] = compile_agents(dqn_jax.make_train(config, progress=progress))
+        print(f"progress {name}: compiled in {programs[name].compile_s:.1f} s", flush=True)
 
     load_before = os.getloadavg()[0]
     times: dict[str, list[float]] = {"off": [], "on": []}
     for _ in range(args.repeats):
         for name in ("off", "on"):
             start = time.perf_counter()
-            jax.block_until_ready(programs[name](key))
+            jax.block_until_ready(programs[name]())
             times[name].append(time.perf_counter() - start)
             bar.close()
             print(f"progress {name}: {times[name][-1]:.2f} s", flush=True)
@@ -76,10 +74,7 @@ def main() -> None:
     if args.write:
         runs = lambda xs: ", ".join(f"{x:.2f}" for x in xs)  # noqa: E731
         lines = [
-            "## Progress bar: run-time overhead",
-            "",
-            f"Machine: {machine()}.",
-            f"Command: `{command()}`.",
+            *header("Progress bar: run-time overhead"),
             f"Config: `DQNConfig()` defaults, one agent; the bar is updated every "
             f"{args.interval:,} env steps ({reports} `jax.debug.callback` calls per run, each "
             "behind a `lax.cond` on the round index). Both programs are compiled ahead of time "

@@ -26,7 +26,7 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
-from _report import command, machine, write_section
+from _common import header, write_section
 
 import dqn_jax
 
@@ -103,10 +103,7 @@ def main() -> None:
     if args.write:
         tenth = args.steps // 10
         lines = [
-            "## Soak: a long CartPole-v1 run",
-            "",
-            f"Machine: {machine()}.",
-            f"Command: `{command()}`.",
+            *header("Soak: a long CartPole-v1 run"),
             f"Config: `DQNConfig(total_timesteps={args.steps:,})` (the defaults otherwise, so "
             f"the learning rate decays to 0 over the whole run), one agent, `train.step` jitted "
             f"once and called for each of the {config.num_logs} logging intervals; "

@@ -20,15 +20,15 @@ the import of JAX and dqn_jax.
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from _common import compile_agents, header, parse_overrides, run_worker, write_section
 
 START = time.perf_counter()
 
@@ -39,14 +39,7 @@ GOALS = {1: 5.0, 10: 15.0}  # seconds: the project's targets for one and for ten
 def parse_config(text: str) -> tuple[str, dict[str, Any]]:
     """``"label:field=value,field=value"`` (or just ``"label"``) -> (label, overrides)."""
     label, _, rest = text.partition(":")
-    overrides = {}
-    for item in filter(None, (s.strip() for s in rest.split(","))):
-        name, _, value = item.partition("=")
-        try:
-            overrides[name.strip()] = ast.literal_eval(value.strip())
-        except (ValueError, SyntaxError):
-            overrides[name.strip()] = value.strip()
-    return label.strip(), overrides
+    return label.strip(), parse_overrides(s for s in rest.split(",") if s.strip())
 
 
 def worker(seeds: int, overrides: dict[str, Any], cache: str | None = None) -> dict[str, Any]:
@@ -66,13 +59,9 @@ def worker(seeds: int, overrides: dict[str, Any], cache: str | None = None) -> d
     t0 = time.perf_counter()
     config = dqn_jax.DQNConfig(**overrides)
     train = dqn_jax.make_train(config)
-    if seeds > 1:
-        fn, keys = jax.jit(jax.vmap(train)), jax.random.split(jax.random.key(0), seeds)
-    else:
-        fn, keys = jax.jit(train), jax.random.key(0)
-    compiled = fn.lower(keys).compile()
+    program = compile_agents(train, seeds)
     t1 = time.perf_counter()
-    result = compiled(keys)
+    result = program()
     params = jax.block_until_ready(eqx.filter(result.q_network, eqx.is_array))
     t2 = time.perf_counter()
 
@@ -106,15 +95,7 @@ def worker(seeds: int, overrides: dict[str, Any], cache: str | None = None) -> d
 
 def measure(seeds: int, overrides: dict[str, Any], cache: str | None = None) -> dict[str, Any]:
     """``worker`` in a fresh Python process."""
-    out = subprocess.run(
-        [sys.executable, __file__, "--worker", str(seeds), json.dumps(overrides)]
-        + ([cache] if cache else []),
-        capture_output=True,
-        text=True,
-    )
-    if out.returncode:
-        raise RuntimeError(f"worker failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_worker(__file__, str(seeds), json.dumps(overrides), *([cache] if cache else []))
 
 
 def verdict(row: dict[str, Any]) -> str:
@@ -134,13 +115,11 @@ def verdict(row: dict[str, Any]) -> str:
     return "missed: " + "; ".join(parts)
 
 
-def section(rows: list[dict[str, Any]], command: str, machine: str) -> str:
+def section(rows: list[dict[str, Any]], command_line: str = "") -> str:
+    """The BENCHMARKS.md section of ``rows``, naming ``command_line`` (default: this one's)."""
     loads = ", ".join(f"{r['loadavg']:.1f}" for r in rows)
     lines = [
-        "## Time to solve CartPole-v1 (compile included)",
-        "",
-        f"Machine: {machine}.",
-        f"Command: `{command}`.",
+        *header("Time to solve CartPole-v1 (compile included)", command_line),
         "Wall-clock from calling the not yet compiled train function (clock started before "
         "`make_train`, each measurement in a fresh Python process, no compilation cache) to the "
         "trained network on the host, split into compile (trace, lower and XLA compile of "
@@ -227,10 +206,7 @@ def main() -> None:
                     with args.json.open("a") as f:
                         f.write(json.dumps(row) + "\n")
     if args.write:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from _report import command, machine, write_section
-
-        text = section(rows, args.command or command(), machine())
+        text = section(rows, args.command or "")
         if args.notes:
             text += "\n\n" + args.notes.read_text().strip()
         write_section("time-to-solve", text)

@@ -6,7 +6,6 @@ python scripts/tune.py --seeds 30 --set total_timesteps=50000 learning_rate=1e-3
 from __future__ import annotations
 
 import argparse
-import ast
 import dataclasses
 import json
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+from _common import parse_overrides
 
 import dqn_jax
 
@@ -28,13 +28,7 @@ def main() -> None:
     parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE")
     parser.add_argument("--record", type=Path, help="append the result as a JSON line here")
     args = parser.parse_args()
-    overrides = {}
-    for item in args.set:
-        name, value = item.split("=", 1)
-        try:
-            overrides[name] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            overrides[name] = value
+    overrides = parse_overrides(args.set)
     config = dqn_jax.DQNConfig(**overrides)
     keys = jax.random.split(jax.random.key(args.seed_offset), args.seeds)
     start = time.perf_counter()

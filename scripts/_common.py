@@ -1,0 +1,168 @@
+"""What the benchmark scripts share: the machine and command line they name, the sections they
+write into BENCHMARKS.md, ``FIELD=VALUE`` config overrides, a train function compiled ahead of
+time for one or several agents, and a worker run in a fresh Python process.
+
+JAX is imported only inside the functions that use it: a parent that only starts workers never
+loads it, and a worker that times its own imports of JAX starts the clock before them.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import json
+import os
+import platform
+import re
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
+
+
+# --- BENCHMARKS.md ------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    """One line naming the machine, the JAX backend and the package versions."""
+    import jax
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = ", ".join(
+        f"{name} {metadata.version(name)}"
+        for name in ("jax", "jaxlib", "equinox", "optax", "gymnax")
+    )
+    devices = ", ".join(sorted({d.device_kind for d in jax.devices()}))
+    return (
+        f"{cpu}, {os.cpu_count()} cores, backend {jax.default_backend()} ({devices}); "
+        f"Python {platform.python_version()}; {versions}"
+    )
+
+
+def command() -> str:
+    """The command line that ran this script."""
+    return "python " + " ".join(shlex.quote(a) for a in sys.argv)
+
+
+def header(title: str, command_line: str = "", machine_line: str = "") -> list[str]:
+    """The first lines of a section: ``## title``, a blank line, then the machine and the command
+    that measured it (by default this machine and this process's command line)."""
+    return [
+        f"## {title}",
+        "",
+        f"Machine: {machine_line or machine()}.",
+        f"Command: `{command_line or command()}`.",
+    ]
+
+
+def write_section(name: str, body: str) -> None:
+    """Replaces (or appends) the section between ``<!-- name -->`` markers in BENCHMARKS.md."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    block = f"{start}\n{body.rstrip()}\n{end}"
+    text = BENCHMARKS.read_text() if BENCHMARKS.exists() else "# Benchmarks\n"
+    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
+    text = (
+        pattern.sub(lambda _: block, text)
+        if pattern.search(text)
+        else f"{text.rstrip()}\n\n{block}\n"
+    )
+    BENCHMARKS.write_text(text)
+
+
+# --- configs from the command line --------------------------------------------------------------
+
+
+def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
+    """``["field=value", ...]`` -> ``{field: value}``: each value a Python literal where it reads
+    as one (``1e-3``, ``False``, ``(64, 64)``), else the string (``relu``)."""
+    overrides = {}
+    for item in items:
+        name, sep, value = (s.strip() for s in item.partition("="))
+        if not sep:
+            raise ValueError(f"config overrides are FIELD=VALUE, got {item!r}")
+        try:
+            overrides[name] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            overrides[name] = value
+    return overrides
+
+
+# --- compiling ahead of time --------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Program:
+    """A function of a key compiled ahead of time, the keys it takes, and the seconds each stage
+    of compiling took."""
+
+    compiled: Callable[[Any], Any]  # jax.stages.Compiled
+    keys: Any  # jax.Array: split(key(0), agents), or key(0) for one agent
+    trace_s: float
+    lower_s: float
+    xla_compile_s: float
+
+    @property
+    def compile_s(self) -> float:
+        """Trace, lower and XLA compile: what the first call of the jitted function pays."""
+        return self.trace_s + self.lower_s + self.xla_compile_s
+
+    def __call__(self) -> Any:
+        return self.compiled(self.keys)
+
+
+def compile_agents(fn: Callable[[Any], Any], agents: int = 1, **jit_options: Any) -> Program:
+    """``jax.jit(jax.vmap(fn))`` on ``split(key(0), agents)`` for several agents, ``jax.jit(fn)``
+    on ``key(0)`` for one, traced, lowered and XLA-compiled now; ``jit_options`` go to
+    ``jax.jit`` (``compiler_options=...``)."""
+    import jax
+
+    if agents > 1:
+        jitted = jax.jit(jax.vmap(fn), **jit_options)
+        keys = jax.random.split(jax.random.key(0), agents)
+    else:
+        jitted, keys = jax.jit(fn, **jit_options), jax.random.key(0)
+    start = time.perf_counter()
+    traced = jitted.trace(keys)
+    traced_at = time.perf_counter()
+    lowered = traced.lower()
+    lowered_at = time.perf_counter()
+    compiled = lowered.compile()
+    compiled_at = time.perf_counter()
+    return Program(
+        compiled, keys, traced_at - start, lowered_at - traced_at, compiled_at - lowered_at
+    )
+
+
+# --- workers in fresh processes -----------------------------------------------------------------
+
+
+def run_worker(
+    script: str | Path, *args: str, env: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Runs ``python script --worker *args`` in a fresh process (``env``: its environment, by
+    default this one's) and returns the JSON object on the last line of its stdout; a worker that
+    fails raises ``RuntimeError`` with the end of its stderr."""
+    out = subprocess.run(
+        [sys.executable, str(script), "--worker", *args],
+        capture_output=True,
+        text=True,
+        env=None if env is None else dict(env),
+    )
+    if out.returncode:
+        raise RuntimeError(
+            f"{Path(script).name} --worker failed (exit {out.returncode}):\n{out.stderr[-3000:]}"
+        )
+    return json.loads(out.stdout.strip().splitlines()[-1])
