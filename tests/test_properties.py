@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from conftest import brute_force_n_step
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from dqn_jax import Transition, batch_from_sequence, linear_schedule, prioritized, replay, sum_tree
@@ -53,9 +53,13 @@ sample_sequences = jax.jit(replay.sample_sequences, static_argnums=(2, 3, 4))
 
 @SETTINGS
 @given(
-    batches=st.lists(st.sampled_from([1, 2, 3, 5]), max_size=12),
+    # at least CAPACITY + 1 transitions: every drawn stream wraps round, up to ten times
+    batches=st.lists(st.sampled_from([1, 2, 3, 5]), min_size=CAPACITY + 1, max_size=24),
     seed=st.integers(0, 2**31 - 1),
 )
+@example(batches=[], seed=0)  # empty
+@example(batches=[5, 2], seed=0)  # partly filled
+@example(batches=[5, 5, 2], seed=0)  # exactly full, position back at 0
 def test_ring_buffer_matches_a_list_model(batches, seed):
     state, slots, position, size, next_id = empty_buffer(), [0] * CAPACITY, 0, 0, 1
     for n in batches:
@@ -74,7 +78,13 @@ def test_ring_buffer_matches_a_list_model(batches, seed):
 
 
 @SETTINGS
-@given(steps=st.integers(3, 12), length=st.integers(1, 3), seed=st.integers(0, 2**31 - 1))
+@given(
+    # more than CAPACITY // NUM_ENVS = 4 steps: every drawn stream wraps round
+    steps=st.integers(CAPACITY // NUM_ENVS + 1, 16),
+    length=st.integers(1, 3),
+    seed=st.integers(0, 2**31 - 1),
+)
+@example(steps=3, length=3, seed=0)  # partly filled: 9 of 12 slots
 def test_sampled_sequences_are_written_consecutive_steps_of_one_env(steps, length, seed):
     """Env ``e`` at step ``t`` writes id ``t * NUM_ENVS + e + 1``; a sequence with stride
     ``NUM_ENVS`` must be ids ``i, i + NUM_ENVS, ...``, all still in the buffer."""
@@ -82,8 +92,6 @@ def test_sampled_sequences_are_written_consecutive_steps_of_one_env(steps, lengt
     for t in range(steps):
         state = add(state, transitions(t * NUM_ENVS + np.arange(NUM_ENVS) + 1))
     total = steps * NUM_ENVS
-    if int(state.size) < 1 + (length - 1) * NUM_ENVS:
-        return
     ids = np.asarray(
         sample_sequences(state, jax.random.key(seed), SAMPLES, length, NUM_ENVS).action
     )
@@ -98,6 +106,7 @@ PER_CAPACITY = 16
 PER_ENVS = 2
 PER_BATCH = 4
 BIG = float(np.float32(1e30))  # TD errors up to this size
+HUGE = float(np.float32(1e20))  # and down to this one among the huge ones
 
 
 @functools.cache
@@ -119,46 +128,51 @@ def assert_tree_consistent(tree: sum_tree.SumTree) -> None:
     np.testing.assert_allclose(nodes[1], nodes[size:].sum(dtype=np.float64), rtol=1e-6)
 
 
+# TD errors of ordinary size and huge ones (1e20 to 1e30, either sign) in about equal measure, so
+# every example holds priorities tens of orders of magnitude apart.
+TD_ERRORS = st.one_of(
+    st.floats(-10.0, 10.0, width=32),
+    st.floats(HUGE, BIG, width=32),
+    st.floats(-BIG, -HUGE, width=32),
+)
+
+
 @SETTINGS
 @given(
     kind=st.sampled_from(prioritized.KINDS),
     span=st.sampled_from([0, PER_ENVS]),  # one-step replay, or 2-step with stride num_envs
-    ops=st.lists(
-        st.one_of(
-            st.just("add"),
-            st.just("resort"),
-            st.lists(
-                st.floats(-BIG, BIG, width=32),
-                min_size=PER_BATCH,
-                max_size=PER_BATCH,
-            ),
+    # rounds as in the train loop: env steps (each adds PER_ENVS slots), an optional re-sort,
+    # then an update of a drawn batch; at least PER_CAPACITY // PER_ENVS + 1 rounds of at least
+    # one step each, so every example wraps round the buffer
+    rounds=st.lists(
+        st.tuples(
+            st.integers(1, 3),
+            st.booleans(),
+            st.lists(TD_ERRORS, min_size=PER_BATCH, max_size=PER_BATCH),
         ),
-        max_size=30,
+        min_size=PER_CAPACITY // PER_ENVS + 1,
+        max_size=16,
     ),
     alpha=st.floats(0.0, 1.0),
     seed=st.integers(0, 2**31 - 1),
 )
+@example(
+    kind="proportional",
+    span=PER_ENVS,
+    rounds=[(2, False, [BIG, -1e25, 0.5, 0.0])] * 9,
+    alpha=1.0,
+    seed=0,
+)
+@example(kind="rank", span=0, rounds=[(1, True, [-BIG, 1e-3, 1e22, 7.0])] * 9, alpha=1.0, seed=0)
 def test_priorities_stay_finite_and_sampling_returns_only_sampleable_slots(
-    kind, span, ops, alpha, seed
+    kind, span, rounds, alpha, seed
 ):
     add_p, sample_p, update_p, resort_p = per_functions(kind)
     state, position, size = prioritized.init(PER_CAPACITY, kind), 0, 0
     sampleable = np.zeros(PER_CAPACITY, bool)  # written, with the span after it written too
     key = jax.random.key(seed)
-    for op in ops:
-        if op == "add":
-            written = (position + np.arange(PER_ENVS)) % PER_CAPACITY
-            completed = (written - span) % PER_CAPACITY
-            state = add_p(state, written, completed, jnp.asarray(size >= span))
-            sampleable[written] = False
-            sampleable[completed] |= size >= span
-            position, size = (position + PER_ENVS) % PER_CAPACITY, min(size + 2, PER_CAPACITY)
-        elif op == "resort":
-            state = resort_p(state, alpha)
-        elif sampleable.any():
-            key, draw = jax.random.split(key)
-            index, weight = sample_p(state, draw, PER_BATCH, jnp.int32(sampleable.sum()), 0.4)
-            state = update_p(state, index, jnp.asarray(op, jnp.float32), alpha, 1e-6)
+
+    def check_invariants(key):
         assert_tree_consistent(state.tree)
         leaves = np.asarray(sum_tree.leaves(state.tree))
         np.testing.assert_array_equal(leaves[:PER_CAPACITY] > 0, sampleable)
@@ -169,6 +183,25 @@ def test_priorities_stay_finite_and_sampling_returns_only_sampleable_slots(
             assert sampleable[np.asarray(index)].all()
             weight = np.asarray(weight)
             assert np.all(np.isfinite(weight)) and np.all(weight > 0) and weight.max() == 1.0
+        return key
+
+    for steps, resort, td in rounds:
+        for _ in range(steps):
+            written = (position + np.arange(PER_ENVS)) % PER_CAPACITY
+            completed = (written - span) % PER_CAPACITY
+            state = add_p(state, written, completed, jnp.asarray(size >= span))
+            sampleable[written] = False
+            sampleable[completed] |= size >= span
+            position, size = (position + PER_ENVS) % PER_CAPACITY, min(size + 2, PER_CAPACITY)
+            key = check_invariants(key)
+        if resort:
+            state = resort_p(state, alpha)
+            key = check_invariants(key)
+        if sampleable.any():
+            key, draw = jax.random.split(key)
+            index, _ = sample_p(state, draw, PER_BATCH, jnp.int32(sampleable.sum()), 0.4)
+            state = update_p(state, index, jnp.asarray(td, jnp.float32), alpha, 1e-6)
+            key = check_invariants(key)
 
 
 # --- schedules ------------------------------------------------------------------------------------

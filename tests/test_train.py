@@ -241,15 +241,6 @@ def test_target_without_crossing_stays_initial(run, init, config):
     assert_trees_bitwise(result.state.params.target, initial)
 
 
-def test_target_mid_run_crossing_is_neither_initial_nor_final(run, init, config):
-    hp = HParams.from_config(config, tau=1.0, target_update_period=1500)
-    result = run(key(0), hp)
-    initial = init(key(0), hp).params.target
-    # copied at env step 1500 (after learning began at 600), then the online net moved on
-    assert not trees_equal(result.state.params.target, initial)
-    assert not trees_equal(result.state.params.target, result.state.params.online)
-
-
 # --- metrics --------------------------------------------------------------------------------------
 
 
@@ -280,22 +271,25 @@ def test_metrics_epsilon_follows_schedule(result_a, run, hp_b):
     )
 
 
-def test_metrics_episodes_and_returns_are_sane(result_a):
-    m = result_a.metrics
-    assert np.all(np.asarray(m.episodes) > 0)
-    assert np.all(np.asarray(m.episode_return) >= 1) and np.all(np.asarray(m.episode_return) <= 500)
-    assert np.all(np.asarray(m.eval_return) >= 1) and np.all(np.asarray(m.eval_return) <= 500)
-
-
 # --- evaluation -----------------------------------------------------------------------------------
 
 
-def test_evaluate_returns_per_episode_returns(result_a, config):
-    returns = evaluate(result_a.q_network, config, key(5), num_episodes=5)
-    assert returns.shape == (5,)
-    r = np.asarray(returns)
-    assert np.all(np.isfinite(r)) and np.all(r >= 1) and np.all(r <= 500)
-    np.testing.assert_array_equal(r, np.round(r))  # CartPole: +1 per step
+def test_evaluate_plays_the_greedy_action_until_each_episode_ends(result_a, config):
+    """A network that always prefers action 1: pushing one way from CartPole's reset tips the
+    pole over after 8 to 11 steps in every episode. Uniformly random actions (epsilon=1) last
+    about 22 steps on average, and often far longer."""
+    last = result_a.q_network.layers[-1]
+    always_one = eqx.tree_at(
+        lambda net: (net.layers[-1].weight, net.layers[-1].bias),
+        result_a.q_network,
+        (jnp.zeros_like(last.weight), jnp.array([0.0, 1.0])),
+    )
+    greedy = np.asarray(evaluate(always_one, config, key(5), num_episodes=50))
+    assert greedy.shape == (50,)
+    assert set(np.unique(greedy)) <= {8.0, 9.0, 10.0, 11.0}, np.unique(greedy)
+    random = np.asarray(evaluate(always_one, config, key(5), num_episodes=50, epsilon=1.0))
+    np.testing.assert_array_equal(random, np.round(random))  # CartPole: +1 per step
+    assert random.mean() > 15 and random.max() > 11, random
 
 
 def test_evaluate_vmapped_over_a_stack_of_networks(vmapped_seeds, config):
