@@ -1,5 +1,10 @@
 """Checks for notebook 2, from tables to networks: ``monte_carlo_returns``,
-``semi_gradient_td_update`` and ``fqi_iteration``."""
+``semi_gradient_td_update`` and ``fqi_iteration``.
+
+The notebook calls the first two inside ``jax.jit(jax.vmap(learn_walk))`` on streams of 60,000
+random-walk steps (4,000 in fast mode), ``semi_gradient_td_update`` inside ``lax.scan`` with a
+traced ``alpha``; it calls ``jax.jit(fqi_iteration)``, so ``gamma`` and ``ridge`` are traced.
+"""
 
 from __future__ import annotations
 
@@ -10,25 +15,28 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
-from dqn_jax.homework._common import (
-    _array,
-    _call,
-    _close,
-    _diagnose,
-    _fail,
-    _fmt,
-    _passed,
-)
+from dqn_jax.homework._common import as_array, call, diagnose, fail, fmt, passed
+
+# --------------------------------------------------------------------------------------------
+# Monte Carlo returns
+# --------------------------------------------------------------------------------------------
+
+_MC_GAMMA = 0.9  # not the notebook's 1.0, under which a forgotten discount would not show
+# Two streams of 6 steps: one episode that ends with the stream, and two episodes (ends at
+# t=1 and t=4) followed by the start of a third that the stream cuts off.
+_MC_REWARDS = np.array([[1.0, 0.0, 2.0, 1.0, -1.0, 3.0], [1.0, 2.0, 1.0, 0.5, 1.0, 2.0]])
+_MC_DONES = np.array([[0.0, 0, 0, 0, 0, 1], [0.0, 1, 0, 0, 1, 0]])
+_MC_PROBE_STEPS = 1_000  # a stream this long must not trace one operation per step
 
 
-def _mc_reference(rewards, dones, gamma):
-    def body(g_next, x):
-        r, d = x
-        g = r + gamma * (1.0 - d) * g_next
-        return g, g
-
-    _, g = jax.lax.scan(body, jnp.float32(0.0), (rewards, dones), reverse=True)
-    return g
+def _returns(rewards: np.ndarray, dones: np.ndarray, gamma: float, *, inverted: bool = False):
+    """G_t = r_t + gamma * (1 - done_t) * G_{t+1} (``inverted``: times done_t) along axis -1."""
+    g, out = np.zeros(rewards.shape[:-1]), np.zeros_like(rewards)
+    for t in reversed(range(rewards.shape[-1])):
+        keep = dones[..., t] if inverted else 1 - dones[..., t]
+        g = rewards[..., t] + gamma * keep * g
+        out[..., t] = g
+    return out
 
 
 def check_monte_carlo_returns(fn: Callable[..., Array]) -> None:
@@ -36,67 +44,101 @@ def check_monte_carlo_returns(fn: Callable[..., Array]) -> None:
 
     ``rewards``, ``dones``: shape ``(T,)``, a stream of steps where ``dones[t] = 1`` marks the
     last step of an episode (the stream ends after its last step). Expected:
-    ``G_t = r_t + gamma * (1 - done_t) * G_{t+1}`` with ``G_T = 0``, shape ``(T,)``.
+    ``G_t = r_t + gamma * (1 - done_t) * G_{t+1}`` with ``G_T = 0``, shape ``(T,)``. Run under
+    ``jax.jit(jax.vmap(...))`` with ``gamma`` a Python float, as in the notebook, and traced on a
+    long stream to make sure the loop is compiled once, not unrolled step by step.
     """
     __tracebackhide__ = True
     name = "monte_carlo_returns"
-    gamma = 0.9
-
-    rewards = jnp.array([1.0, 0.0, 2.0, 1.0])
-    dones = jnp.array([0.0, 0.0, 0.0, 1.0])
-    want = _mc_reference(rewards, dones, gamma)
-    got = _array(_call(fn, name, rewards, dones, gamma), name, "one return per step", (4,))
-    if not _close(got, want):
-        hint = _diagnose(
+    r, d, gamma = _MC_REWARDS, _MC_DONES, _MC_GAMMA
+    out = call(
+        jax.jit(jax.vmap(lambda r, d: fn(r, d, gamma))),
+        name,
+        jnp.asarray(r, jnp.float32),
+        jnp.asarray(d, jnp.float32),
+        hints=[
+            (
+                jax.errors.TracerBoolConversionError,
+                "A Python `if` on `dones` needs a concrete True or False. Multiply by "
+                "(1 - done_t) instead: G_t = r_t + gamma * (1 - done_t) * G_{t+1}.",
+            )
+        ],
+    )
+    got = as_array(out, name, "one return per step", r.shape)
+    want = _returns(r, d, gamma)
+    if not np.allclose(got, want, atol=1e-4):
+        steps = np.arange(r.shape[1])
+        hint = diagnose(
             got,
             [
                 (
-                    jnp.cumsum(rewards),
-                    "These are running sums of past rewards. G_t looks "
-                    "forward: the discounted sum of the rewards from t to the end of the episode "
-                    "(scan backwards: jax.lax.scan(..., reverse=True)).",
+                    _returns(r, np.zeros_like(d), gamma),
+                    "The sum ran across episode boundaries: a return stops at the end of its "
+                    "episode, G_t = r_t + gamma * (1 - done_t) * G_{t+1}.",
                 ),
                 (
-                    _mc_reference(rewards, dones, 1.0),
-                    "Did you forget to discount? G_t = r_t + gamma * G_{t+1}.",
+                    _returns(r, d, 1.0),
+                    "Did you forget to discount? G_t = r_t + gamma * (1 - done_t) * G_{t+1}.",
                 ),
                 (
-                    jnp.cumsum(rewards * gamma ** jnp.arange(4)),
-                    "These sums run forward from the "
-                    "start; G_t is the discounted sum of the rewards from t onward.",
+                    _returns(r, d, gamma, inverted=True),
+                    "The mask is inverted: (1 - done_t) stops the sum at the end of an "
+                    "episode; you multiplied by done_t.",
+                ),
+                (
+                    (1 - d) * _returns(r, d, gamma),
+                    "The last step of an episode got return 0: the mask multiplies the future "
+                    "G_{t+1}, not the reward, G_t = r_t + gamma * (1 - done_t) * G_{t+1}.",
+                ),
+                (
+                    np.cumsum(r, axis=1),
+                    "These are running sums of past rewards. G_t looks forward: the discounted "
+                    "sum of the rewards from t to the end of the episode (scan backwards: "
+                    "jax.lax.scan(..., reverse=True)).",
+                ),
+                (
+                    np.cumsum(r * gamma**steps, axis=1),
+                    "These sums run forward from the start; G_t is the discounted sum of the "
+                    "rewards from t onward (scan backwards: jax.lax.scan(..., reverse=True)).",
+                ),
+                (
+                    want[:, ::-1],
+                    "The returns are right but in reverse time order: flip them back, or let "
+                    "jax.lax.scan(..., reverse=True) do the backward pass, which keeps time order.",
                 ),
             ],
         )
-        _fail(
-            f"for one episode with rewards {_fmt(rewards)} and gamma={gamma} the returns should "
-            f"be {_fmt(want)}, got {_fmt(got)}.{hint}"
+        cases = []
+        for i in range(r.shape[0]):
+            if not np.allclose(got[i], want[i], atol=1e-4):
+                cases.append(
+                    f"  rewards {fmt(r[i])}, dones {fmt(d[i])}:\n    should be {fmt(want[i])}\n"
+                    f"    got       {fmt(got[i])}"
+                )
+        fail(f"with gamma={gamma} the returns are wrong:\n" + "\n".join(cases) + hint)
+
+    probe = jax.ShapeDtypeStruct((_MC_PROBE_STEPS,), jnp.float32)
+    jaxpr = call(jax.make_jaxpr(lambda r, d: fn(r, d, 1.0)), name, probe, probe)
+    if len(jaxpr.eqns) > 200:
+        fail(
+            f"`{name}` gives the right returns but unrolls a Python loop: on a stream of "
+            f"{_MC_PROBE_STEPS:,} steps it traced {len(jaxpr.eqns):,} operations, and the "
+            f"notebook's streams have 60,000 steps (4,000 in fast mode), which would take "
+            f"minutes to compile. Loop with jax.lax.scan(f, init, (rewards, dones), "
+            f"reverse=True), which compiles its body once."
         )
-
-    rewards = jnp.ones(5)
-    dones = jnp.array([0.0, 1.0, 0.0, 0.0, 1.0])
-    want = _mc_reference(rewards, dones, gamma)
-    got = _array(_call(fn, name, rewards, dones, gamma), name, "one return per step", (5,))
-    if not _close(got, want):
-        hint = ""
-        if _close(got, _mc_reference(rewards, jnp.zeros(5), gamma)):
-            hint = (
-                "\nThe sum ran across the episode boundary at t=1: a return stops at the end "
-                "of its episode, G_t = r_t + gamma * (1 - done_t) * G_{t+1}."
-            )
-        _fail(
-            f"for a stream of two episodes (rewards {_fmt(rewards)}, dones {_fmt(dones)}, "
-            f"gamma={gamma}) the returns should be {_fmt(want)}, got {_fmt(got)}.{hint}"
-        )
-
-    got = _call(jax.jit(fn), name, rewards, dones, jnp.float32(gamma))
-    if not _close(got, want):
-        _fail(f"`{name}` gives a different result under jax.jit; avoid Python control flow.")
-    _passed(name, "computes discounted returns that stop at episode ends.")
+    passed(name, "computes discounted returns that stop at episode ends, compiled once.")
 
 
-def _semi_gradient_reference(w, phi, r, done, phi_next, alpha, gamma):
-    target = r + gamma * (1.0 - done) * jnp.dot(phi_next, w)
-    return w + alpha * (target - jnp.dot(phi, w)) * phi
+# --------------------------------------------------------------------------------------------
+# Semi-gradient TD(0)
+# --------------------------------------------------------------------------------------------
+
+_SG_W = np.array([0.5, -1.0, 2.0])
+_SG_PHI = np.array([1.0, 0.0, 0.5])
+_SG_PHI_NEXT = np.array([0.0, 1.0, 1.0])
+_SG_R, _SG_DONE = np.array([1.0, 1.0]), np.array([0.0, 1.0])  # a step inside, the last step
+_SG_ALPHA, _SG_GAMMA = 0.1, 0.9
 
 
 def check_semi_gradient_td_update(fn: Callable[..., Array]) -> None:
@@ -104,68 +146,151 @@ def check_semi_gradient_td_update(fn: Callable[..., Array]) -> None:
 
     Linear values ``v(s) = phi(s) . w``; ``w``, ``phi``, ``phi_next``: shape ``(d,)``. Expected:
     ``delta = r + gamma * (1 - done) * phi_next . w - phi . w`` and ``w + alpha * delta * phi``
-    (the target is a constant: no gradient through ``phi_next . w``).
+    (the target is a constant: no gradient through ``phi_next . w``). Run under
+    ``jax.jit(jax.vmap(...))`` with ``alpha`` traced and ``gamma`` a Python float, as in the
+    notebook.
     """
     __tracebackhide__ = True
     name = "semi_gradient_td_update"
-    w = jnp.array([0.5, -1.0, 2.0])
-    phi = jnp.array([1.0, 0.0, 0.5])
-    phi_next = jnp.array([0.0, 1.0, 1.0])
-    alpha, gamma = 0.1, 0.9
+    w, phi, phi_next, alpha, gamma = _SG_W, _SG_PHI, _SG_PHI_NEXT, _SG_ALPHA, _SG_GAMMA
+    r, done = _SG_R, _SG_DONE
+    cases = r.shape[0]
 
-    for r, done in ((1.0, 0.0), (1.0, 1.0)):
-        want = _semi_gradient_reference(w, phi, r, done, phi_next, alpha, gamma)
-        got = _call(fn, name, w, phi, r, done, phi_next, alpha, gamma)
-        got = _array(got, name, "the new weights", (3,))
-        if _close(got, want):
-            continue
-        v, v_next = float(phi @ w), float(phi_next @ w)
-        delta = r + gamma * (1 - done) * v_next - v
-        hint = _diagnose(
-            got,
-            [
-                (
-                    w + alpha * delta * (phi - gamma * (1 - done) * phi_next),
-                    "Your update also "
-                    "moves the target r + gamma * v(s'): that is the residual gradient, not TD. "
-                    "Semi-gradient TD treats the target as a constant; with jax.grad, wrap the "
-                    "target in jax.lax.stop_gradient.",
-                ),
-                (
-                    _semi_gradient_reference(w, phi, r, 0.0, phi_next, alpha, gamma),
-                    "The "
-                    "episode ended (done=1), so the target is just r: multiply the bootstrap by "
-                    "(1 - done).",
-                ),
-                (
-                    w - alpha * delta * phi,
-                    "The step goes the wrong way: w + alpha * delta * phi "
-                    "moves v(s) towards the target.",
-                ),
-                (
-                    w + alpha * delta,
-                    "The step must follow the gradient of v(s) = phi . w, which "
-                    "is phi: w + alpha * delta * phi.",
-                ),
-            ],
-        )
-        _fail(
-            f"with w={_fmt(w)}, phi={_fmt(phi)}, phi_next={_fmt(phi_next)}, r={r}, done={done}, "
-            f"alpha={alpha}, gamma={gamma}: delta = {delta:.4g}, so the new weights should be "
-            f"{_fmt(want)}, got {_fmt(got)}.{hint}"
-        )
-    _passed(name, "takes a semi-gradient TD(0) step with a constant, masked target.")
+    def update(w, phi, r, done, phi_next, alpha):
+        return fn(w, phi, r, done, phi_next, alpha, gamma)
+
+    tile = lambda x: jnp.asarray(np.broadcast_to(x, (cases, *x.shape)), jnp.float32)  # noqa: E731
+    out = call(
+        jax.jit(jax.vmap(update, in_axes=(0, 0, 0, 0, 0, None))),
+        name,
+        tile(w),
+        tile(phi),
+        jnp.asarray(r, jnp.float32),
+        jnp.asarray(done, jnp.float32),
+        tile(phi_next),
+        jnp.float32(alpha),
+        hints=[
+            (
+                jax.errors.TracerBoolConversionError,
+                "A Python `if` on `done` needs a concrete True or False. Multiply the "
+                "bootstrap by (1 - done) instead.",
+            )
+        ],
+    )
+    got = as_array(out, name, "the new weights, one row per case", (cases, w.shape[0]))
+    v, v_next = phi @ w, phi_next @ w
+    delta = (r + gamma * (1 - done) * v_next - v)[:, None]
+    want = w + alpha * delta * phi
+    if np.allclose(got, want, atol=1e-4):
+        passed(name, "takes a semi-gradient TD(0) step with a constant, masked target.")
+        return
+
+    def step(target: np.ndarray, direction: np.ndarray = phi, scale: float = alpha):
+        return w + scale * (target - v)[:, None] * direction
+
+    hint = diagnose(
+        got,
+        [
+            (
+                w + alpha * delta * (phi - gamma * (1 - done)[:, None] * phi_next),
+                "Your update also moves the target r + gamma * v(s'): that is the residual "
+                "gradient, not TD. Semi-gradient TD treats the target as a constant; with "
+                "jax.grad, wrap the target in jax.lax.stop_gradient.",
+            ),
+            (
+                step(r + gamma * v_next),
+                "The episode ended (done=1), so the target is just r: multiply the bootstrap "
+                "by (1 - done).",
+            ),
+            (
+                step(r + gamma * done * v_next),
+                "The mask is inverted: (1 - done) keeps the bootstrap inside an episode and "
+                "removes it at the end; you multiplied by done.",
+            ),
+            (
+                w - alpha * delta * phi,
+                "The step goes the wrong way: w + alpha * delta * phi moves v(s) towards the "
+                "target.",
+            ),
+            (
+                w + alpha * delta,
+                "The step must follow the gradient of v(s) = phi . w, which is phi: "
+                "w + alpha * delta * phi.",
+            ),
+            (
+                step(r + gamma * (1 - done) * v_next, direction=phi_next),
+                "The step moved along phi(s'), the next state's features; it follows the "
+                "gradient of the prediction v(s) = phi(s) . w, which is phi(s).",
+            ),
+            (
+                step(r + (1 - done) * v_next),
+                "Did you forget gamma? The target is r + gamma * (1 - done) * phi(s') . w.",
+            ),
+            (
+                step(r + gamma * (1 - done) * v_next, scale=2 * alpha),
+                "The step is twice too large: the gradient of delta**2 is 2 * delta * phi. "
+                "Differentiate 0.5 * delta**2, or step by alpha * delta * phi directly.",
+            ),
+        ],
+    )
+    lines = []
+    for i in range(cases):
+        if not np.allclose(got[i], want[i], atol=1e-4):
+            lines.append(
+                f"  r={r[i]}, done={done[i]}: delta = {delta[i, 0]:.4g}, the new weights should "
+                f"be {fmt(want[i])}, got {fmt(got[i])}"
+            )
+    fail(
+        f"with w={fmt(w)}, phi={fmt(phi)}, phi_next={fmt(phi_next)}, alpha={alpha}, "
+        f"gamma={gamma}:\n" + "\n".join(lines) + hint
+    )
 
 
-def _fqi_reference(weights, phi, actions, rewards, terminated, phi_next, gamma, ridge):
-    y = rewards + gamma * (1.0 - terminated) * jnp.max(phi_next @ weights, axis=1)
+# --------------------------------------------------------------------------------------------
+# Fitted Q-iteration
+# --------------------------------------------------------------------------------------------
 
-    def fit(a):
-        m = (actions == a).astype(phi.dtype)
-        gram = (phi * m[:, None]).T @ phi + ridge * jnp.eye(phi.shape[1])
-        return jnp.linalg.solve(gram, phi.T @ (m * y))
 
-    return jax.vmap(fit, out_axes=1)(jnp.arange(weights.shape[1]))
+def _fqi_problem() -> tuple[np.ndarray, ...]:
+    rng = np.random.default_rng(1)
+    n, d = 12, 3
+    weights = rng.normal(size=(d, 2))
+    phi = rng.uniform(0, 1, (n, d))
+    phi_next = rng.uniform(0, 1, (n, d))
+    actions = np.array([0, 1] * (n // 2))
+    rewards = rng.normal(size=n)
+    terminated = np.array([0.0] * (n - 3) + [1.0] * 3)
+    return weights, phi, actions, rewards, terminated, phi_next
+
+
+def _fqi(
+    weights,
+    phi,
+    actions,
+    rewards,
+    terminated,
+    phi_next,
+    gamma,
+    ridge,
+    *,
+    target: str = "max",
+    by_action: bool = True,
+    masked_gram: bool = True,
+) -> np.ndarray:
+    """Linear FQI in NumPy, and its usual misspellings (the defaults are the right one)."""
+    q_next = phi_next @ weights
+    bootstrap = {
+        "max": q_next.max(axis=1),
+        "taken": q_next[np.arange(len(actions)), actions],
+        "current": (phi @ weights).max(axis=1),
+    }[target]
+    y = rewards + gamma * (1 - terminated) * bootstrap
+    columns = []
+    for a in range(weights.shape[1]):
+        m = (actions == a).astype(float) if by_action else np.ones(len(actions))
+        gram = (phi * m[:, None]).T @ phi if masked_gram else phi.T @ phi
+        columns.append(np.linalg.solve(gram + ridge * np.eye(phi.shape[1]), phi.T @ (m * y)))
+    return np.stack(columns, axis=1)
 
 
 def check_fqi_iteration(fn: Callable[..., Array]) -> None:
@@ -175,70 +300,94 @@ def check_fqi_iteration(fn: Callable[..., Array]) -> None:
     ``phi_next``: ``(N, d)``; ``actions``, ``rewards``, ``terminated``: ``(N,)``. Expected: the
     targets ``y = r + gamma * (1 - terminated) * max_a' Q(s', a')`` under the *old* weights, then
     for every action ``a`` the ridge regression of ``y`` on ``phi`` over the samples with action
-    ``a``: ``(Phi_a^T Phi_a + ridge I)^{-1} Phi_a^T y_a``. Returns ``(d, num_actions)``.
+    ``a``: ``(Phi_a^T Phi_a + ridge I)^{-1} Phi_a^T y_a``. Returns ``(d, num_actions)``. Run as
+    the notebook runs it, ``jax.jit(fqi_iteration)``: every argument traced.
     """
     __tracebackhide__ = True
     name = "fqi_iteration"
-    rng = np.random.default_rng(1)
-    n, d, num_actions = 12, 3, 2
-    weights = jnp.asarray(rng.normal(size=(d, num_actions)), jnp.float32)
-    phi = jnp.asarray(rng.uniform(0, 1, (n, d)), jnp.float32)
-    phi_next = jnp.asarray(rng.uniform(0, 1, (n, d)), jnp.float32)
-    actions = jnp.array([0, 1] * (n // 2), jnp.int32)
-    rewards = jnp.asarray(rng.normal(size=n), jnp.float32)
-    terminated = jnp.array([0.0] * (n - 3) + [1.0] * 3)
+    weights, phi, actions, rewards, terminated, phi_next = _fqi_problem()
     gamma, ridge = 0.9, 0.5
+    (n, d), num_actions = phi.shape, weights.shape[1]
     args = (weights, phi, actions, rewards, terminated, phi_next, gamma, ridge)
-
-    want = _fqi_reference(*args)
-    got = _array(_call(fn, name, *args), name, "the new weights", (d, num_actions))
-    if _close(got, want):
-        _passed(name, "regresses each action on its own samples towards masked max targets.")
+    out = call(
+        jax.jit(fn),
+        name,
+        *(jnp.asarray(x, jnp.int32 if x is actions else jnp.float32) for x in args),
+        hints=[
+            (
+                jax.errors.NonConcreteBooleanIndexError,
+                "Boolean indexing (phi[actions == a]) makes an array whose length depends on "
+                "the data, which cannot be compiled. Weight the rows instead: with m = (actions "
+                "== a), solve (phi.T @ (phi * m[:, None]) + ridge * I) w = phi.T @ (m * y).",
+            ),
+            (
+                jax.errors.TracerBoolConversionError,
+                "A Python `if` on an array needs a concrete True or False. Mask with "
+                "arithmetic: (1 - terminated) for the bootstrap, (actions == a) for the rows.",
+            ),
+        ],
+        shapes=(
+            "phi_next @ weights has shape (N, num_actions): take the max over axis 1, the "
+            "actions, to get one target per sample."
+        ),
+    )
+    if np.shape(out) == (num_actions, d):
+        fail(
+            f"`{name}` should return weights of shape (d, num_actions) = {(d, num_actions)}, "
+            f"got shape {(num_actions, d)}: put the action's weights in the columns "
+            f"(jnp.stack(columns, axis=1), or jax.vmap(fit, out_axes=1))."
+        )
+    got = as_array(out, name, "the new weights", (d, num_actions))
+    want = _fqi(*args)
+    if np.allclose(got, want, atol=1e-3, rtol=1e-3):
+        passed(name, "regresses each action on its own samples towards masked max targets.")
         return
-    y = rewards + gamma * (1 - terminated) * jnp.max(phi_next @ weights, axis=1)
-    gram = phi.T @ phi + ridge * jnp.eye(d)
-    all_samples = jnp.linalg.solve(gram, phi.T @ y)
-    q_next_taken = jnp.take_along_axis(phi_next @ weights, actions[:, None], axis=1)[:, 0]
-    hint = _diagnose(
+    hint = diagnose(
         got,
         [
             (
-                jnp.stack([all_samples] * num_actions, axis=1),
-                "Every action got the same "
-                "weights: each action's column must be fitted only on the samples where that "
-                "action was taken (weight the rows by (actions == a)).",
+                _fqi(*args, by_action=False),
+                "Every action got the same weights: each action's column must be fitted only "
+                "on the samples where that action was taken (weight the rows by "
+                "(actions == a)).",
             ),
             (
-                _fqi_reference(
-                    weights, phi, actions, rewards, 0 * terminated, phi_next, gamma, ridge
-                ),
+                _fqi(*args, masked_gram=False),
+                "You masked the targets by (actions == a) but not the features in "
+                "Phi_a^T Phi_a: the regression of action a uses only its samples on both "
+                "sides, phi.T @ (phi * m[:, None]).",
+            ),
+            (
+                _fqi(weights, phi, actions, rewards, 0 * terminated, phi_next, gamma, ridge),
                 "The terminal samples bootstrapped: mask the next value with (1 - terminated).",
             ),
             (
-                _fqi_reference(weights, phi, actions, rewards, terminated, phi_next, gamma, 0.0),
+                _fqi(weights, phi, actions, rewards, 1 - terminated, phi_next, gamma, ridge),
+                "The mask is inverted: (1 - terminated) keeps the bootstrap of the samples "
+                "that did not terminate; you multiplied by terminated.",
+            ),
+            (
+                _fqi(weights, phi, actions, rewards, terminated, phi_next, gamma, 0.0),
                 "Did you forget the ridge term? Solve (Phi_a^T Phi_a + ridge * I) w = Phi_a^T y_a.",
             ),
-        ],
-    )
-    if not hint:
-        sarsa = jax.vmap(
-            lambda a: jnp.linalg.solve(
-                (phi * (actions == a)[:, None]).T @ phi + ridge * jnp.eye(d),
-                phi.T @ ((actions == a) * (rewards + gamma * (1 - terminated) * q_next_taken)),
+            (
+                _fqi(weights, phi, actions, rewards, terminated, phi_next, 1.0, ridge),
+                "Did you forget gamma? y = r + gamma * (1 - terminated) * max_a' Q(s', a').",
             ),
-            out_axes=1,
-        )(jnp.arange(num_actions))
-        hint = _diagnose(
-            got,
-            [
-                (
-                    sarsa,
-                    "The target used Q(s', a) for the action taken at s; Q-iteration "
-                    "bootstraps from the best next action: max over axis 1 of phi_next @ weights.",
-                ),
-            ],
-        )
-    _fail(
+            (
+                _fqi(*args, target="taken"),
+                "The target used Q(s', a) for the action taken at s; Q-iteration bootstraps "
+                "from the best next action: max over axis 1 of phi_next @ weights.",
+            ),
+            (
+                _fqi(*args, target="current"),
+                "The target bootstrapped from phi, the current state's features; it uses the "
+                "next state's: max over axis 1 of phi_next @ weights.",
+            ),
+        ],
+        tol=1e-3,
+    )
+    fail(
         f"on a dataset of {n} transitions (d={d} features, {num_actions} actions, gamma={gamma}, "
-        f"ridge={ridge}) the new weights should be\n{_fmt(want)}\ngot\n{_fmt(got)}.{hint}"
+        f"ridge={ridge}) the new weights should be\n{fmt(want)}\ngot\n{fmt(got)}.{hint}"
     )
