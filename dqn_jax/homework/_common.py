@@ -42,8 +42,8 @@ def passed(name: str, what: str) -> None:
 
 def _under_jit(name: str) -> str:
     return (
-        f"\nHint: `{name}` runs under jax.jit here, as in the notebook's training cells, so its "
-        f"array inputs are traced: they have shapes and dtypes but no values while it compiles. "
+        f"\nHint: `{name}` runs under jax.jit here, as the notebook runs it, so its array inputs "
+        f"are traced: they have shapes and dtypes but no values while it compiles. "
     )
 
 
