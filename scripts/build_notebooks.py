@@ -70,6 +70,8 @@ def execute(nb: nbformat.NotebookNode, cwd: Path, timeout: int = 900) -> float:
     from nbclient import NotebookClient
 
     env = {k: v for k, v in os.environ.items() if k != "DQN_JAX_FAST"}
+    # The kernel imports this tree's dqn_jax, whichever copy of the package is installed.
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
     client = NotebookClient(
         nb,
         kernel_name="python3",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 HOMEWORK = ROOT / "notebooks"
 SOLUTIONS = HOMEWORK / "solutions"
 NAMES = sorted(p.name for p in HOMEWORK.glob("*.ipynb"))
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def tags(cell: nbformat.NotebookNode) -> list[str]:
@@ -37,6 +39,8 @@ def printed(cell: nbformat.NotebookNode) -> str:
 def kernel_env(cache_dir: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["DQN_JAX_FAST"] = "1"
+    # The kernels import this tree's dqn_jax, whichever copy of the package is installed.
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
     # A homework notebook compiles the same programs as its solution: share the compilations.
     env["JAX_COMPILATION_CACHE_DIR"] = str(cache_dir)
     env["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
@@ -114,6 +118,32 @@ def test_homework_is_saved_without_outputs_and_solution_with(name):
         assert not errors(cell), f"saved solution output has an error: {cell.source[:80]}"
 
 
+def indented_lines(markdown: str) -> list[str]:
+    """Lines indented by 4 or more spaces outside a fenced block: markdown renders them as
+    code (or, inside a list, as part of a nested item)."""
+    found, fenced = [], False
+    for line in markdown.splitlines():
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        elif not fenced and line.startswith("    ") and line.strip():
+            found.append(line)
+    return found
+
+
+def test_indented_lines_are_found():
+    assert indented_lines("text\n\n        Exercises are ...\n") == ["        Exercises are ..."]
+    assert indented_lines("```python\nclass A:\n    x: int\n```\n  * continued") == []
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_markdown_line_renders_as_code_by_accident(name):
+    for folder in (HOMEWORK, SOLUTIONS):
+        for i, cell in enumerate(nbformat.read(folder / name, as_version=4).cells):
+            if cell.cell_type == "markdown":
+                found = indented_lines(cell.source)
+                assert not found, f"{folder.name}/{name} cell {i} has indented lines: {found}"
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_every_exercise_is_a_stub_followed_by_its_check(name):
     cells = nbformat.read(HOMEWORK / name, as_version=4).cells
@@ -149,6 +179,9 @@ def test_homework_notebook_fails_only_where_work_is_due(name, executed):
             assert found, f"cell {i} should fail on the stub: {cell.source}"
             assert found[0].ename == "CheckFailed", describe(i, cell)
             assert "not implemented yet" in found[0].evalue, describe(i, cell)
+            # Only the message is shown: no traceback into the library.
+            shown = [ANSI.sub("", line) for line in found[0].traceback]
+            assert shown == [f"CheckFailed: {found[0].evalue}"], shown
         elif "uses-exercise" in tags(cell):
             # It calls a stub (or uses what an earlier such cell would have defined).
             assert found, f"cell {i} is tagged uses-exercise but ran: {cell.source[:80]}"

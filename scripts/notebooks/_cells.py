@@ -32,9 +32,17 @@ def _clean(text: str) -> str:
     return textwrap.dedent(text).strip("\n")
 
 
-def md(text: str, solution: str | None = None) -> Cell:
-    """A markdown cell (``solution``: different text in the solution notebook)."""
-    return Cell("markdown", _clean(text), None if solution is None else _clean(solution))
+def _paragraphs(parts: str | tuple[str, ...]) -> str:
+    """``parts`` dedented one by one and joined by blank lines: text assembled from pieces
+    indented differently (a module-level string and an indented literal) must not keep an
+    indent, which markdown would render as a code block."""
+    parts = (parts,) if isinstance(parts, str) else parts
+    return "\n\n".join(_clean(part) for part in parts)
+
+
+def md(*parts: str, solution: str | tuple[str, ...] | None = None) -> Cell:
+    """A markdown cell of ``parts`` (``solution``: different text in the solution notebook)."""
+    return Cell("markdown", _paragraphs(parts), None if solution is None else _paragraphs(solution))
 
 
 def code(text: str) -> Cell:

@@ -39,7 +39,8 @@ CELLS = [
         """
         import os
 
-        # DQN_JAX_FAST=1 (used by the test suite) shortens every run; unset, runs are full length.
+        # DQN_JAX_FAST=1 (used by the test suite) shortens the runs to check that every cell works;
+        # the text describes the full-length runs you get without it.
         FAST = os.environ.get("DQN_JAX_FAST") == "1"
 
         import jax
@@ -276,8 +277,8 @@ CELLS = [
     ),
     code(
         """
-        NUM_LOGS = 20 if FAST else 60
-        STEPS_PER_LOG = 100 if FAST else 500
+        NUM_LOGS = 20 if FAST else 60  # fast: 10,000 steps, enough for the masked agents
+        STEPS_PER_LOG = 500
         NUM_SEEDS = 4 if FAST else 32
         MAX_STEPS = 100  # greedy evaluation gives up after this many steps
         ALPHA, EPSILON = 0.5, 0.1

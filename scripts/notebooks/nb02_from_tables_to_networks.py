@@ -22,23 +22,26 @@ $w$, and looks at what changes:
 
 CELLS = [
     md(
-        "# 2 · From tables to networks\n"
-        + INTRO
-        + r"""
+        "# 2 · From tables to networks",
+        INTRO,
+        r"""
         Exercises are marked *Exercise*; run the check cell after each.
         """,
-        solution="# 2 · From tables to networks (solutions)\n"
-        + INTRO
-        + r"""
-        This is the solved notebook, executed at full length; the homework version is
-        `notebooks/02_from_tables_to_networks.ipynb`.
-        """,
+        solution=(
+            "# 2 · From tables to networks (solutions)",
+            INTRO,
+            r"""
+            This is the solved notebook, executed at full length; the homework version is
+            `notebooks/02_from_tables_to_networks.ipynb`.
+            """,
+        ),
     ),
     code(
         """
         import os
 
-        # DQN_JAX_FAST=1 (used by the test suite) shortens every run; unset, runs are full length.
+        # DQN_JAX_FAST=1 (used by the test suite) shortens the runs to check that every cell works;
+        # the text describes the full-length runs you get without it.
         FAST = os.environ.get("DQN_JAX_FAST") == "1"
 
         import jax

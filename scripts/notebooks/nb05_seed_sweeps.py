@@ -23,23 +23,26 @@ compare agents honestly:
 
 CELLS = [
     md(
-        "# 5 · Seed sweeps: many runs in one program\n"
-        + INTRO
-        + r"""
+        "# 5 · Seed sweeps: many runs in one program",
+        INTRO,
+        r"""
         Exercises are marked *Exercise*; run the check cell after each.
         """,
-        solution="# 5 · Seed sweeps: many runs in one program (solutions)\n"
-        + INTRO
-        + r"""
-        This is the solved notebook, executed at full length; the homework version is
-        `notebooks/05_seed_sweeps.ipynb`.
-        """,
+        solution=(
+            "# 5 · Seed sweeps: many runs in one program (solutions)",
+            INTRO,
+            r"""
+            This is the solved notebook, executed at full length; the homework version is
+            `notebooks/05_seed_sweeps.ipynb`.
+            """,
+        ),
     ),
     code(
         """
         import os
 
-        # DQN_JAX_FAST=1 (used by the test suite) shortens every run; unset, runs are full length.
+        # DQN_JAX_FAST=1 (used by the test suite) shortens the runs to check that every cell works;
+        # the text describes the full-length runs you get without it.
         FAST = os.environ.get("DQN_JAX_FAST") == "1"
 
         import time
@@ -76,10 +79,11 @@ CELLS = [
         is then the special case where all hparams are equal, and the learning-rate study
         below reuses the very same compiled program.
 
-        To keep this notebook short we train for 20,000 env steps with minibatches of 64, a
-        smaller budget than `DQNConfig()`'s 50,000 steps and minibatches of 128, and one-step
-        targets (`n_step=1`; the default is 3); the other settings are the defaults. Many seeds are still learning at the end, which is exactly
-        when seeds disagree the most.
+        To keep this notebook short we train for 20,000 env steps (2,000 with
+        `DQN_JAX_FAST=1`) with minibatches of 64, a smaller budget than `DQNConfig()`'s 50,000
+        steps and minibatches of 128, and one-step targets (`n_step=1`; the default is 3); the
+        other settings are the defaults. Many seeds are still learning at the end, which is
+        exactly when seeds disagree the most.
         """
     ),
     code(
