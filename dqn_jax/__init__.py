@@ -13,6 +13,7 @@ from dqn_jax.prioritized import PriorityState
 from dqn_jax.progress import ProgressBar
 from dqn_jax.replay import ReplayState, Transition
 from dqn_jax.runs import load, save
+from dqn_jax.shards import SweepPart, merge_sweeps
 from dqn_jax.sweep import SweepResult, bytes_per_agent, sweep, to_table
 from dqn_jax.target_network import crossings, update_target
 from dqn_jax.train import LogAccumulator, Metrics, TrainResult, TrainState, make_train
@@ -47,6 +48,7 @@ __all__ = [
     "QNetwork",
     "QParams",
     "ReplayState",
+    "SweepPart",
     "SweepResult",
     "TrainResult",
     "TrainState",
@@ -67,6 +69,7 @@ __all__ = [
     "make_env",
     "make_optimizer",
     "make_train",
+    "merge_sweeps",
     "n_step_return",
     "prioritized",
     "q_learning_target",

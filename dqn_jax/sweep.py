@@ -14,6 +14,8 @@ combination shares the same ``num_seeds`` keys), runs ``jax.vmap(train)`` over i
   one size, so the program compiles once; the last chunk is padded instead of recompiled.
 - **Progress.** The program reports through ``dqn_jax.progress.report``: one host call per report
   for the whole batch, so a 512-agent sweep draws one progress line.
+- **Shards.** ``shard=(i, n)`` runs chunk ``i`` of ``n`` of the agents axis (``dqn_jax.shards``):
+  parts that run on other hosts and ``merge_sweeps`` back into this sweep.
 
 Programs are cached per (config, chunk, devices, progress interval, keep_state): a second sweep
 with new hyper-parameter values or keys of the same shape compiles nothing.
@@ -261,7 +263,8 @@ def sweep(
     progress: bool | int | Progress | None = False,
     keep_state: bool = False,
     check: bool = True,
-) -> SweepResult:
+    shard: tuple[int, int] | None = None,
+) -> SweepResult | Any:
     """Trains ``num_seeds`` seeds of every hyper-parameter combination as one program.
 
     Args:
@@ -290,9 +293,14 @@ def sweep(
             memory holds one chunk's states at a time.
         check: raise if an agent diverged (``dqn_jax.check``); ``False`` returns the result
             and leaves the check to the caller.
+        shard: ``(i, n)`` runs only shard ``i`` of ``n`` of the agents axis: the agents
+            ``[i * k, min((i + 1) * k, N))`` with ``k = ceil(N / n)``, each with the key and
+            hyper-parameters it has in the whole sweep (see ``dqn_jax.shards``). ``chunk_size``
+            and ``memory_budget`` then cut the shard's ``k`` agents.
 
     Returns:
-        A :class:`SweepResult`: leaves of shape ``(num_combos, num_seeds, ...)``.
+        A :class:`SweepResult`: leaves of shape ``(num_combos, num_seeds, ...)``; with
+        ``shard``, a ``dqn_jax.shards.SweepPart`` (one flat agent axis) for ``merge_sweeps``.
 
     Raises:
         ValueError: naming the argument, its value and the allowed range, before compiling.
@@ -307,16 +315,21 @@ def sweep(
     _check_key(key)
     devices = _devices(devices)
     num_agents = len(combos) * num_seeds
-    chunk = _chunk(
-        num_agents, len(devices), chunk_size, memory_budget, lambda: bytes_per_agent(config)
-    )
-    num_chunks = -(-num_agents // chunk)
-    target, bar = _progress_target(progress, config, num_agents, num_chunks)
+    # This program's agents: [first, first + count) of the global axis, compiled for `size`.
+    first, count, size = 0, num_agents, num_agents
+    if shard is not None:
+        from dqn_jax import shards  # shards builds on this module
+
+        first, stop, size = shards.shard_range(num_agents, shard)
+        count = stop - first
+    chunk = _chunk(size, len(devices), chunk_size, memory_budget, lambda: bytes_per_agent(config))
+    num_chunks = -(-count // chunk)
+    target, bar = _progress_target(progress, config, count, num_chunks)
 
     hparams = _stack([HParams.from_config(config, **combo) for combo in combos])
     # Agent a is seed a % num_seeds of combination a // num_seeds; padding repeats agent 0.
-    agent = np.arange(num_chunks * chunk)
-    agent = np.where(agent < num_agents, agent, 0)
+    agent = first + np.arange(num_chunks * chunk)
+    agent = np.where(agent < first + count, agent, 0)
     agent_hparams = jax.tree.map(lambda x: x[agent // num_seeds], hparams)
     agent_keys = jax.random.split(key, num_seeds)[agent % num_seeds]
 
@@ -334,7 +347,7 @@ def sweep(
                     jax.block_until_ready(outputs[-1])
                     jax.effects_barrier()
                 relay.offset = i * config.total_timesteps
-                relay.valid = min(chunk, num_agents - i * chunk)
+                relay.valid = min(chunk, count - i * chunk)
             hparams_part = jax.tree.map(lambda x, p=part: place(x[p]), agent_hparams)
             output = run(place(agent_keys[part]), hparams_part)
             if keep_state and num_chunks > 1:
@@ -351,6 +364,11 @@ def sweep(
     result = outputs[0]
     if num_chunks > 1:
         result = jax.tree.map(lambda *xs: jnp.concatenate(xs), *outputs)
+    if shard is not None:
+        agents = (first, first + count)
+        return _part(
+            result, hparams, combos, num_seeds, shard, agents, config, key, chunk, devices, check
+        )
     result = jax.tree.map(
         lambda x: x[:num_agents].reshape(len(combos), num_seeds, *x.shape[1:]), result
     )
@@ -366,6 +384,37 @@ def sweep(
             error.result = swept
             raise
     return swept
+
+
+def _part(
+    result: TrainResult,
+    hparams: HParams,
+    combos: list[dict[str, float]],
+    num_seeds: int,
+    shard: tuple[int, int],
+    agents: tuple[int, int],
+    config: DQNConfig,
+    key: PRNGKeyArray,
+    chunk: int,
+    devices: tuple[jax.Device, ...],
+    check: bool,
+) -> Any:
+    """The ``SweepPart`` of a sharded sweep (padding dropped), checked for divergence."""
+    from dqn_jax import shards
+
+    part = shards.SweepPart(
+        result=jax.tree.map(lambda x: x[: agents[1] - agents[0]], result),
+        hparams=jax.tree.map(jnp.asarray, hparams),
+        grid=tuple(tuple(combo.items()) for combo in combos),
+        num_seeds=num_seeds,
+        shard=(int(shard[0]), int(shard[1])),
+        agents=agents,
+        config=config,
+        key=shards.key_fingerprint(key),
+        versions=shards.versions(),
+        program=(chunk, len(devices), devices[0].device_kind),
+    )
+    return shards.check_part(part) if check else part
 
 
 def _check_key(key: Any) -> None:
