@@ -16,6 +16,8 @@ combination shares the same ``num_seeds`` keys), runs ``jax.vmap(train)`` over i
   for the whole batch, so a 512-agent sweep draws one progress line.
 - **Shards.** ``shard=(i, n)`` runs chunk ``i`` of ``n`` of the agents axis (``dqn_jax.shards``):
   parts that run on other hosts and ``merge_sweeps`` back into this sweep.
+- **Processes.** Under ``jax.distributed`` the devices span processes (``dqn_jax.distributed``):
+  inputs are placed per process, results gathered on every process, progress drawn by process 0.
 
 Programs are cached per (config, chunk, devices, progress interval, keep_state): a second sweep
 with new hyper-parameter values or keys of the same shape compiles nothing.
@@ -37,7 +39,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import PRNGKeyArray
 
-from dqn_jax import divergence
+from dqn_jax import distributed, divergence
 from dqn_jax.config import HPARAM_RANGES, DQNConfig, HParams
 from dqn_jax.divergence import DivergenceError
 from dqn_jax.progress import DEFAULT_INTERVAL, Progress, ProgressBar
@@ -333,9 +335,13 @@ def sweep(
     agent_hparams = jax.tree.map(lambda x: x[agent // num_seeds], hparams)
     agent_keys = jax.random.split(key, num_seeds)[agent % num_seeds]
 
-    interval = None if target is None else int(target.interval)
+    interval = _interval(progress) if target is None else int(target.interval)
     run, sharding, relay = _program(config, chunk, devices, interval, keep_state)
-    place = functools.partial(jax.device_put, device=sharding or devices[0])
+    if sharding is None:
+        place = functools.partial(jax.device_put, device=devices[0])
+    else:  # fills each process's devices (a device_put of keys across processes raises)
+        place = functools.partial(distributed.place, sharding=sharding)
+    multiprocess = distributed.is_multiprocess()
     outputs = []
     if relay is not None:
         relay.target = target
@@ -350,7 +356,9 @@ def sweep(
                 relay.valid = min(chunk, count - i * chunk)
             hparams_part = jax.tree.map(lambda x, p=part: place(x[p]), agent_hparams)
             output = run(place(agent_keys[part]), hparams_part)
-            if keep_state and num_chunks > 1:
+            if multiprocess:  # every process holds the whole chunk, on its host
+                output = jax.tree.map(jnp.asarray, distributed.gather(output))
+            elif keep_state and num_chunks > 1:
                 # host memory holds the finished chunks' states, the device one chunk's
                 output = jax.device_put(output, jax.devices("cpu")[0])
             outputs.append(output)
@@ -417,6 +425,16 @@ def _part(
     return shards.check_part(part) if check else part
 
 
+def _interval(progress: bool | int | Progress | None) -> int | None:
+    """The report interval a process that draws no progress still compiles (under
+    ``jax.distributed`` every process runs the same program; only process 0 draws)."""
+    if progress is None or progress is False:
+        return None
+    if progress is True:
+        return DEFAULT_INTERVAL
+    return int(progress) if isinstance(progress, int) else int(progress.interval)
+
+
 def _check_key(key: Any) -> None:
     if not (
         isinstance(key, jax.Array)
@@ -432,9 +450,10 @@ def _progress_target(
     num_agents: int,
     num_chunks: int,
 ) -> tuple[Progress | None, ProgressBar | None]:
-    """Where the reports go, and the bar to close at the end (if this sweep made one)."""
+    """Where the reports go, and the bar to close at the end (if this sweep made one); none on
+    processes other than 0 of ``jax.distributed``."""
     if isinstance(progress, Progress) and not isinstance(progress, (bool, int)):
-        return progress, None
+        return (progress, None) if distributed.is_leader() else (None, None)
     if progress is False or progress is None:
         return None, None
     if progress is True:
@@ -444,6 +463,8 @@ def _progress_target(
             f"progress={progress!r} must be True, False, an interval in [1, inf) env steps, "
             "or a dqn_jax.progress.Progress"
         )
+    if not distributed.is_leader():
+        return None, None
     desc = f"sweep in {num_chunks} chunks" if num_chunks > 1 else "sweep"
     total = num_chunks * config.total_timesteps
     bar = ProgressBar(total, progress, agents=num_agents, desc=desc)
