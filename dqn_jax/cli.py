@@ -4,6 +4,7 @@
     dqn-jax train  --resume runs/NAME
     dqn-jax sweep  --grid learning_rate=1e-3,3e-4 gamma=0.99,0.995 [--seeds N] [--chunk-size K]
     dqn-jax sweep  ... --shard I/N --out runs/NAME     (one part of N; then: dqn-jax merge)
+    dqn-jax sweep  ... --ray auto|local|ADDRESS --out runs/NAME   (shards as Ray tasks)
     dqn-jax merge  runs/NAME
     dqn-jax eval   runs/NAME [--episodes 100]
     dqn-jax plot   runs/NAME [runs/OTHER ...] [--out curves.png]
@@ -260,6 +261,34 @@ def _add_sweep_flags(parser: argparse.ArgumentParser) -> None:
         help="run only shard I of N (0 <= I < N) of the agents, e.g. a SLURM array task's "
         "${SLURM_ARRAY_TASK_ID}/N; it is saved into --out/shards/, and 'dqn-jax merge' joins "
         "the N parts; a shard already saved there is skipped",
+    )
+    where.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="run the shards as Ray tasks: 'auto' (the running cluster), 'local' (start Ray "
+        "here) or a cluster address; every finished shard is saved into --out/shards/ as it "
+        "completes, a rerun skips those, and the parts are merged into --out at the end",
+    )
+    scale.add_argument(
+        "--ray-cpus",
+        type=_number_at_least(0),
+        default=1,
+        metavar="C",
+        help="CPUs each Ray task reserves (default 1)",
+    )
+    scale.add_argument(
+        "--ray-gpus",
+        type=_number_at_least(0),
+        default=0,
+        metavar="G",
+        help="GPUs each Ray task reserves (default 0)",
+    )
+    scale.add_argument(
+        "--ray-retries",
+        type=_int_at_least(0),
+        default=3,
+        metavar="R",
+        help="times Ray reruns a task whose worker died (default 3)",
     )
 
 
@@ -667,30 +696,35 @@ def _cmd_sweep(args: argparse.Namespace) -> None:
     points = math.prod(len(values) for values in grid.values())
     agents = points * args.seeds
     info = RunInfo(config, args.seed, args.seeds, grid)
-    if args.shard is not None:
+    if args.shard is not None or args.ray is not None:
+        flag = "--shard" if args.shard is not None else "--ray"
         if folder is None:
-            raise UsageError("--shard needs --out: the run folder the parts are saved into")
+            raise UsageError(f"{flag} needs --out: the run folder the parts are saved into")
+    if args.shard is not None:
         _sweep_shard(args, config, info, folder, agents)
         return
-    print(
-        f"Sweeping {points} grid points x {args.seeds} seeds ({agents} agents as one "
-        f"program) on {config.env_name} for {config.total_timesteps:,} env steps ...",
-        flush=True,
-    )
-    begin = time.perf_counter()
-    swept = sweep(
-        config,
-        args.seeds,
-        grid,
-        key=jax.random.key(args.seed),
-        chunk_size=args.chunk_size,
-        memory_budget=args.memory_budget,
-        progress=False if args.quiet else args.progress_interval or DEFAULT_INTERVAL,
-        keep_state=folder is not None,  # the checkpoint needs it; evaluation the networks
-        check=False,  # saved first, then checked below
-    )
-    seconds = time.perf_counter() - begin
-    _finish_sweep(args, swept, info, folder, seconds, saved=False)
+    if args.ray is not None:
+        swept, seconds = _sweep_on_ray(args, config, info, folder, agents)
+    else:
+        print(
+            f"Sweeping {points} grid points x {args.seeds} seeds ({agents} agents as one "
+            f"program) on {config.env_name} for {config.total_timesteps:,} env steps ...",
+            flush=True,
+        )
+        begin = time.perf_counter()
+        swept = sweep(
+            config,
+            args.seeds,
+            grid,
+            key=jax.random.key(args.seed),
+            chunk_size=args.chunk_size,
+            memory_budget=args.memory_budget,
+            progress=False if args.quiet else args.progress_interval or DEFAULT_INTERVAL,
+            keep_state=folder is not None,  # the checkpoint needs it; evaluation the networks
+            check=False,  # saved first, then checked below
+        )
+        seconds = time.perf_counter() - begin
+    _finish_sweep(args, swept, info, folder, seconds, saved=args.ray is not None)
 
 
 def _flat_hparams(swept: Any) -> Any:
@@ -792,6 +826,90 @@ def _sweep_shard(
     print(f"Saved {path}: {CHECKPOINT_FILE}, {PART_FILE}")
     print(f"When all {count} shards are saved: dqn-jax merge {folder}")
     check_part(part)
+
+
+def _sweep_on_ray(
+    args: argparse.Namespace, config: Any, info: Any, folder: Path, agents: int
+) -> tuple[Any, float]:
+    """``sweep --ray ADDRESS --out RUN``: the shards as Ray tasks, each saved as it finishes;
+    returns the merged sweep (saved into ``RUN``) and the seconds it took."""
+    import jax
+
+    from dqn_jax.parts import (
+        PART_FILE,
+        check_compatible,
+        part_folders,
+        read_header,
+        read_part,
+        save_sweep,
+        write_part,
+    )
+
+    try:
+        from dqn_jax.ray_sweep import import_ray, sweep_on_ray
+
+        ray = import_ray()
+    except ImportError as error:
+        raise UsageError(f"--ray: {error}") from None
+    counts = set()
+    if not args.overwrite:
+        for path in part_folders(folder):
+            if (path / PART_FILE).exists():
+                counts.add(read_header(path)["shard"][1])
+    if args.chunk_size is not None:
+        count = -(-agents // args.chunk_size)
+    elif len(counts) == 1:
+        count = counts.pop()  # a rerun continues the cut it started with
+    else:
+        count = None
+    if not ray.is_initialized():
+        ray.init(address=None if args.ray == "local" else args.ray, log_to_driver=False)
+    if count is None:
+        resources = ray.cluster_resources()
+        slots = resources.get("CPU", 1) / max(args.ray_cpus, 1e-9)
+        if args.ray_gpus > 0:
+            slots = min(slots, resources.get("GPU", 0) / args.ray_gpus)
+        count = max(1, min(agents, int(slots)))
+    size = -(-agents // count)
+    count = -(-agents // size)  # a count that leaves no shard empty
+    done = []
+    if not args.overwrite:
+        try:
+            done = [read_part(p)[0] for p in check_compatible(folder, info, count)]
+        except ValueError as error:
+            raise UsageError(f"--out {folder}: {error}; pass --overwrite to replace it") from None
+    print(
+        f"Sweeping {agents} agents as {count} Ray tasks of up to {size} agents "
+        f"({len(done)} already saved) on {config.env_name} for "
+        f"{config.total_timesteps:,} env steps ...",
+        flush=True,
+    )
+
+    def save(part: Any) -> None:
+        write_part(folder, part, info)
+        print(f"  shard {part.shard[0]}/{part.shard[1]} saved", flush=True)
+
+    begin = time.perf_counter()
+    try:
+        swept = sweep_on_ray(
+            config,
+            args.seeds,
+            info.grid,
+            key=jax.random.key(args.seed),
+            num_shards=count,
+            done=done,
+            on_part=save,
+            num_cpus=args.ray_cpus,
+            num_gpus=args.ray_gpus,
+            max_retries=args.ray_retries,
+            memory_budget=args.memory_budget,
+            check=False,  # saved first, then checked
+        )
+    except RuntimeError as error:  # failed tasks; the finished shards are saved
+        raise ValueError(f"{error}. Run the same command again to rerun them.") from None
+    seconds = time.perf_counter() - begin
+    save_sweep(folder, swept, info)
+    return swept, seconds
 
 
 def _cmd_merge(args: argparse.Namespace) -> None:

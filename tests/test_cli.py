@@ -371,6 +371,9 @@ def main_in_process(capsys, *argv: str) -> Exited:
             ["--shard 0/2", "1 agent in 2 shards", "empty"],
         ),
         (["sweep", "--grid", "gamma=0.9", "--shard", "0/1"], ["--shard", "--out"]),
+        (["sweep", "--grid", "gamma=0.9", "--ray", "auto"], ["--ray", "--out"]),
+        (["sweep", "--grid", "gamma=0.9", "--ray", "auto", "--shard", "0/1"], ["--ray", "--shard"]),
+        (["sweep", "--grid", "gamma=0.9", "--ray-cpus", "-1"], ["--ray-cpus", "[0, inf)"]),
         (["merge", "does/not/exist"], ["does/not/exist"]),
         (["plot"], ["RUN"]),
         (["eval", "does/not/exist"], ["does/not/exist"]),
@@ -432,6 +435,13 @@ def test_plot_without_matplotlib_names_the_extra(capsys, monkeypatch, workdir, r
     monkeypatch.delattr(dqn_jax, "plotting", raising=False)
     result = main_in_process(capsys, "plot", str(workdir / "runs" / "full"))
     assert_one_line_error(result, 'pip install "dqn-jax[plot]"')
+
+
+def test_ray_without_ray_names_the_extra(capsys, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    result = main_in_process(capsys, "sweep", "--grid", "gamma=0.9", "--ray", "auto", "--out",
+                             str(tmp_path / "run"))  # fmt: skip
+    assert_one_line_error(result, "--ray", 'pip install "dqn-jax[ray]"')
 
 
 # --- parsing --------------------------------------------------------------------------------------
