@@ -30,7 +30,7 @@ import itertools
 import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import equinox as eqx
 import jax
@@ -44,6 +44,9 @@ from dqn_jax.config import HPARAM_RANGES, DQNConfig, HParams
 from dqn_jax.divergence import DivergenceError
 from dqn_jax.progress import DEFAULT_INTERVAL, Progress, ProgressBar
 from dqn_jax.train import Metrics, TrainResult, make_train
+
+if TYPE_CHECKING:  # shards builds on this module
+    from dqn_jax.shards import SweepPart
 
 AXES = ("combo", "seed")
 """The named leading axes of a :class:`SweepResult`'s leaves."""
@@ -266,7 +269,7 @@ def sweep(
     keep_state: bool = False,
     check: bool = True,
     shard: tuple[int, int] | None = None,
-) -> SweepResult | Any:
+) -> SweepResult | SweepPart:
     """Trains ``num_seeds`` seeds of every hyper-parameter combination as one program.
 
     Args:
@@ -406,7 +409,7 @@ def _part(
     chunk: int,
     devices: tuple[jax.Device, ...],
     check: bool,
-) -> Any:
+) -> SweepPart:
     """The ``SweepPart`` of a sharded sweep (padding dropped), checked for divergence."""
     from dqn_jax import shards
 
