@@ -28,6 +28,7 @@ from dqn_jax.loop.progress import ProgressBar
 from dqn_jax.loop.train import LogAccumulator, Metrics, TrainResult, TrainState, make_train
 from dqn_jax.scale.divergence import DivergenceError, check
 from dqn_jax.scale.result import SweepResult, to_table
+from dqn_jax.scale.shards import SweepPart, merge_sweeps
 from dqn_jax.scale.sweep import bytes_per_agent, sweep
 from dqn_jax.storage.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from dqn_jax.storage.runs import load, save
@@ -48,6 +49,7 @@ __all__ = [
     "QNetwork",
     "QParams",
     "ReplayState",
+    "SweepPart",
     "SweepResult",
     "TrainResult",
     "TrainState",
@@ -68,6 +70,7 @@ __all__ = [
     "make_env",
     "make_optimizer",
     "make_train",
+    "merge_sweeps",
     "n_step_return",
     "prioritized",
     "q_learning_target",

@@ -34,6 +34,9 @@ TINY_FLAGS = [
     "--hidden-sizes", "16,16",
 ]  # fmt: skip
 NUM_POINTS = 4  # 2000 / 500
+# Two grid points, one seed: shards 0/2 and 1/2 of one agent each, merged, and the whole sweep
+# in chunks of one agent (the shards' program: the persistent cache compiles it once).
+SWEEP = ["sweep", "--grid", "learning_rate=1e-3,3e-4", *TINY_FLAGS, "--quiet"]
 
 
 def run_cli(
@@ -90,12 +93,14 @@ def env(workdir) -> dict[str, str]:
 def runs(workdir, env) -> dict[str, subprocess.CompletedProcess]:
     """Every subprocess of this module, in three waves of independent commands: two seeds
     trained split in two by a resume (``split1``, ``split2``) and in one go (``full``), a sweep
-    of the same size, then ``eval``, ``plot`` and ``render`` of ``full``."""
+    of the same size, a sweep in two shards (``shard0``, ``shard1``, ``shard0_again``) and in
+    chunks of one agent (``chunked``), then ``eval``, ``plot`` and ``render`` of ``full``."""
     out = run_cli(
         {
             "split1": ["train", *TINY_FLAGS, "--seeds", "2", "--out", "runs/split",
                        "--stop-after", "2", "--quiet"],
             "unknown_flag": ["train", "--no-such-flag", "3"],
+            "shard0": [*SWEEP, "--shard", "0/2", "--out", "runs/sharded"],
         },
         workdir,
         env,
@@ -107,6 +112,9 @@ def runs(workdir, env) -> dict[str, subprocess.CompletedProcess]:
                      "3", "--quiet"],
             "sweep": ["sweep", "--grid", "learning_rate=1e-3,3e-4", *TINY_FLAGS, "--out",
                       "runs/sweep", "--episodes", "3", "--quiet"],
+            "shard1": [*SWEEP, "--shard", "1/2", "--out", "runs/sharded"],
+            "shard0_again": [*SWEEP, "--shard", "0/2", "--out", "runs/sharded"],
+            "chunked": [*SWEEP, "--chunk-size", "1", "--out", "runs/chunked", "--episodes", "0"],
         },
         workdir,
         env,
@@ -227,6 +235,50 @@ def test_sweep_saves_hparam_columns(workdir, runs):
     np.testing.assert_allclose(checkpoint.hparams.gamma, [0.995, 0.995], rtol=1e-6)
 
 
+def test_merged_shards_are_the_sweep_byte_for_byte(capsys, workdir, runs):
+    for name in ("shard0", "shard1", "chunked"):
+        ok(runs[name])
+    assert "agents 1 to 1 of 2" in runs["shard1"].stdout
+    assert "dqn-jax merge" in runs["shard1"].stdout
+    assert "already saved" in ok(runs["shard0_again"]).stdout
+    assert "Trained" not in runs["shard0_again"].stdout  # skipped, not run again
+    sharded, chunked = workdir / "runs" / "sharded", workdir / "runs" / "chunked"
+    assert sorted(p.name for p in (sharded / "shards").iterdir()) == ["0-of-2", "1-of-2"]
+    assert not (sharded / "config.json").exists()  # not a run until merged
+    cli.main(["merge", str(sharded)])
+    assert "Merged 2 agents" in capsys.readouterr().out
+    for name in ("config.json", "metrics.csv", "checkpoint.eqx"):
+        assert (sharded / name).read_bytes() == (chunked / name).read_bytes(), name
+    # merging again is refused without --overwrite
+    assert_one_line_error(main_in_process(capsys, "merge", str(sharded)), "--overwrite")
+
+
+def test_merge_names_a_missing_or_twice_given_shard(capsys, workdir, runs):
+    ok(runs["shard1"])
+    folder = workdir / "merge-errors"
+    shutil.copytree(workdir / "runs" / "sharded" / "shards", folder / "shards")
+    shutil.rmtree(folder / "shards" / "1-of-2")
+    assert_one_line_error(main_in_process(capsys, "merge", str(folder)), "shard 1", "missing")
+    shutil.copytree(folder / "shards" / "0-of-2", folder / "shards" / "copy")
+    assert_one_line_error(
+        main_in_process(capsys, "merge", str(folder)), "shard 0 of 2 is given twice", "copy"
+    )
+    (folder / "shards" / "copy" / "shard.json").unlink()  # as a run killed mid-save leaves it
+    assert_one_line_error(main_in_process(capsys, "merge", str(folder)), "copy", "unfinished")
+    assert not (folder / "config.json").exists()
+
+
+def test_a_shard_of_another_sweep_is_refused_before_compiling(capsys, workdir, runs):
+    ok(runs["shard1"])
+    folder = workdir / "other-sweep"
+    shutil.copytree(workdir / "runs" / "sharded" / "shards", folder / "shards")
+    folder = str(folder)
+    result = main_in_process(capsys, *SWEEP, "--gamma", "0.9", "--shard", "1/2", "--out", folder)
+    assert_one_line_error(result, "0-of-2", "another sweep", "gamma: 0.995 != 0.9")
+    result = main_in_process(capsys, *SWEEP, "--seed", "5", "--shard", "1/2", "--out", folder)
+    assert_one_line_error(result, "seed (0 != 5)")
+
+
 # --- the Python face on a CLI run -----------------------------------------------------------------
 
 
@@ -294,6 +346,18 @@ def main_in_process(capsys, *argv: str) -> Exited:
         (["train", "--config", "nowhere.toml"], ["nowhere.toml"]),
         (["sweep", "--grid", "lr=1"], ["lr", "learning_rate"]),
         (["sweep", "--grid", "gamma=0.9,2"], ["gamma=2", "[0, 1]"]),
+        (["sweep", "--grid", "gamma=0.9", "--shard", "2/2", "--out", "x"], ["--shard", "[0, 1]"]),
+        (["sweep", "--grid", "gamma=0.9", "--shard", "1/0", "--out", "x"], ["--shard", "[1, inf)"]),
+        (["sweep", "--grid", "gamma=0.9", "--shard", "3", "--out", "x"], ["--shard", "I/N"]),
+        (
+            ["sweep", "--grid", "gamma=0.9", "--shard", "0/2", "--out", "x"],
+            ["--shard 0/2", "1 agent in 2 shards", "empty"],
+        ),
+        (["sweep", "--grid", "gamma=0.9", "--shard", "0/1"], ["--shard", "--out"]),
+        (["sweep", "--grid", "gamma=0.9", "--ray", "auto"], ["--ray", "--out"]),
+        (["sweep", "--grid", "gamma=0.9", "--ray", "auto", "--shard", "0/1"], ["--ray", "--shard"]),
+        (["sweep", "--grid", "gamma=0.9", "--ray-cpus", "-1"], ["--ray-cpus", "[0, inf)"]),
+        (["merge", "does/not/exist"], ["does/not/exist"]),
         (["plot"], ["RUN"]),
         (["eval", "does/not/exist"], ["does/not/exist"]),
     ],
@@ -354,6 +418,13 @@ def test_plot_without_matplotlib_names_the_extra(capsys, monkeypatch, workdir, r
     monkeypatch.delattr(dqn_jax.viz, "plotting", raising=False)
     result = main_in_process(capsys, "plot", str(workdir / "runs" / "full"))
     assert_one_line_error(result, 'pip install "dqn-jax[plot]"')
+
+
+def test_ray_without_ray_names_the_extra(capsys, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    result = main_in_process(capsys, "sweep", "--grid", "gamma=0.9", "--ray", "auto", "--out",
+                             str(tmp_path / "run"))  # fmt: skip
+    assert_one_line_error(result, "--ray", 'pip install "dqn-jax[ray]"')
 
 
 # --- parsing --------------------------------------------------------------------------------------

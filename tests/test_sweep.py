@@ -1,6 +1,7 @@
 """Sweeps (``dqn_jax.sweep``): a vmapped sweep matches its runs one by one, sharded and chunked
 sweeps match the plain one, new hyper-parameter values compile nothing, progress is one host call
-per report, the tidy table, bytes per agent, and bad input refused before anything compiles.
+per report, shards of the agents axis merge back into the sweep (``dqn_jax.scale.shards``), the tidy
+table, bytes per agent, and bad input refused before anything compiles.
 
 Vmapped, chunked and sharded programs may round batched matmuls differently, so bit-identity is
 not promised: on these runs the largest observed gap over every metric and network weight is
@@ -8,12 +9,14 @@ not promised: on these runs the largest observed gap over every metric and netwo
 1e-4 relative (``ATOL``, ``RTOL``). Compiles dominate the time, so each program is built once:
 here the 6-agent sweep and the single run; the sharded sweep (4 CPU devices) and the chunked one
 (chunks of 4) run in a subprocess (``sweep_devices.py``) started first, so its compiles overlap
-with these.
+with these. Shards of one program shape merge bit-for-bit into the sweep run in chunks of that
+shape; against other shapes they are held to the same tolerance.
 """
 
 from __future__ import annotations
 
 import collections
+import dataclasses
 import functools
 import importlib
 import json
@@ -29,7 +32,19 @@ import pytest
 from conftest import TINY_KWARGS
 
 import dqn_jax
-from dqn_jax import DQNConfig, HParams, Metrics, SweepResult, bytes_per_agent, sweep, to_table
+from dqn_jax import (
+    DivergenceError,
+    DQNConfig,
+    HParams,
+    Metrics,
+    SweepPart,
+    SweepResult,
+    bytes_per_agent,
+    merge_sweeps,
+    sweep,
+    to_table,
+)
+from dqn_jax.scale.shards import check_part, shard_range
 
 # The module (``dqn_jax.sweep`` is the function of the same name).
 sweep_module = importlib.import_module("dqn_jax.scale.sweep")
@@ -52,6 +67,14 @@ REPORT_INTERVAL = 500
 
 def leaves(tree) -> list[np.ndarray]:
     return [np.asarray(x) for x in jax.tree.leaves(eqx.filter(tree, eqx.is_array))]
+
+
+def assert_bitwise(a, b) -> None:
+    la, lb = leaves(a), leaves(b)
+    assert len(la) == len(lb) > 0
+    for x, y in zip(la, lb, strict=True):
+        assert x.shape == y.shape and x.dtype == y.dtype
+        assert np.array_equal(x, y, equal_nan=True)
 
 
 def assert_close(a, b) -> None:
@@ -216,6 +239,110 @@ def test_chunked_matches_unchunked_with_one_program(base, config, devices_run):
     ]
 
 
+# --- shards ---------------------------------------------------------------------------------------
+
+
+def one_device(config, **kwargs):
+    return sweep(
+        config, SEEDS, COMBOS, key=jax.random.key(SEED), devices=jax.devices()[:1], **kwargs
+    )
+
+
+@pytest.fixture(scope="module")
+def shards_of_two(config, traces) -> tuple[dict[int, SweepPart], SweepResult]:
+    """The 6 agents cut into 3 shards of 2 (run out of order), and the whole sweep in chunks of
+    2: one program serves all four."""
+    before = traces["train"]
+    parts = {i: one_device(config, shard=(i, 3)) for i in (2, 0, 1)}
+    whole = one_device(config, chunk_size=2)
+    assert traces["train"] == before + 1
+    return parts, whole
+
+
+def test_shard_ranges_are_chunks_of_the_sweep():
+    assert [shard_range(6, (i, 3)) for i in range(3)] == [(0, 2, 2), (2, 4, 2), (4, 6, 2)]
+    assert [shard_range(7, (i, 3)) for i in range(3)] == [(0, 3, 3), (3, 6, 3), (6, 7, 3)]
+    assert shard_range(5, (0, 1)) == (0, 5, 5)
+    with pytest.raises(ValueError, match=r"leave shards 3 to 4 empty; .* such as 3"):
+        shard_range(6, (0, 5))  # shards of 2 fill only 3
+
+
+def test_shards_merge_into_the_sweep_bit_for_bit(config, shards_of_two, base):
+    parts, whole = shards_of_two
+    assert [parts[i].agents for i in range(3)] == [(0, 2), (2, 4), (4, 6)]
+    assert parts[1].result.metrics.loss.shape == (2, config.num_logs)
+    assert parts[1].program == (2, 1, jax.devices()[0].device_kind)
+    merged = merge_sweeps([parts[2], parts[0], parts[1]])
+    assert isinstance(merged, SweepResult) and merged.combos() == COMBOS
+    assert_bitwise(merged, whole)  # every agent's key and hyper-parameters, whatever the cut
+    # One chunk of all six agents is another program shape: equal within the tolerance.
+    assert_close(merged.result, base.result)
+    assert_bitwise(merged.hparams, base.hparams)
+
+
+def test_an_uneven_cut_keeps_every_agent(config, shards_of_two, traces):
+    """2 shards of 3, each in chunks of 2 (its second chunk padded): the same program as the
+    whole sweep in chunks of 2, with other agents side by side in a batch."""
+    _, whole = shards_of_two
+    before = traces["train"]
+    parts = [one_device(config, shard=(i, 2), chunk_size=2) for i in range(2)]
+    assert traces["train"] == before
+    assert [p.agents for p in parts] == [(0, 3), (3, 6)]
+    assert_close(merge_sweeps(parts).result, whole.result)
+
+
+def _missing(p):
+    return [p[0], p[2]]
+
+
+def _twice(p):
+    return [p[0], p[1], p[1], p[2]]
+
+
+def _changed(**changes):
+    return lambda p: [p[0], dataclasses.replace(p[1], **changes), p[2]]
+
+
+@pytest.mark.parametrize(
+    ("make", "words"),
+    [
+        (_missing, ["1 of 3 shards missing: shard 1"]),
+        (_twice, ["shard 1 of 3 is given twice"]),
+        (_changed(config=DQNConfig(**{**KWARGS, "total_timesteps": 2000})),
+         ["shard 1 of 3 is from another sweep", "config", "total_timesteps: 2000 != 1500"]),
+        (_changed(grid=((("gamma", 0.5),),) * 3), ["shard 1 of 3", "grid"]),
+        (_changed(num_seeds=3), ["shard 1 of 3", "seeds (3 != 2)"]),
+        (_changed(key=("fry", (0, 8))), ["shard 1 of 3", "key"]),
+        (_changed(shard=(1, 4)), ["shard 1 of 4", "shard count (4 != 3)"]),
+        (_changed(versions=(("dqn-jax", "0.0.1"),)), ["shard 1 of 3", "versions", "0.0.1"]),
+        (_changed(agents=(1, 3)), ["shard 1 of 3 holds agents 1 to 2", "is agents 2 to 3"]),
+        (lambda p: [p[0], p[1], p[0].result], ["parts[2]", "TrainResult", "SweepPart"]),
+    ],
+)  # fmt: skip
+def test_merge_refuses_a_missing_twice_given_or_mismatched_shard(shards_of_two, make, words):
+    parts, _ = shards_of_two
+    with pytest.raises(ValueError) as error:
+        merge_sweeps(make(parts))
+    for word in words:
+        assert word in str(error.value)
+
+
+def test_a_diverged_agent_of_a_shard_is_named_by_its_place_in_the_sweep(shards_of_two):
+    parts, _ = shards_of_two
+    # shard 1 holds agents 2 and 3: seeds 0 and 1 of combination 1
+    diverged = np.asarray(parts[1].result.metrics.diverged_at).copy()
+    diverged[1, -1] = 700
+    bad = eqx.tree_at(lambda p: p.result.metrics.diverged_at, parts[1], diverged)
+    name = r"combo 1 \(learning_rate=0.01, gamma=0.9\) seed 1 at env step 700"
+    with pytest.raises(DivergenceError, match=name) as error:
+        check_part(bad)
+    assert error.value.result is bad
+    with pytest.raises(DivergenceError, match=name) as error:
+        merge_sweeps([parts[0], bad, parts[2]])
+    assert isinstance(error.value.result, SweepResult)
+    assert merge_sweeps([parts[0], bad, parts[2]], check=False).num_seeds == SEEDS
+
+
 # --- the table and the memory figure --------------------------------------------------------------
 
 
@@ -278,6 +405,11 @@ def test_memory_budget_picks_the_fewest_balanced_chunks():
         (dict(key=0), ["key=0", "jax.random.key"]),
         (dict(devices=[]), ["devices"]),
         (dict(progress=0), ["progress=0", "[1, inf)"]),
+        (dict(shard=(3, 3)), ["shard=(3, 3)", "index 3", "[0, 2]"]),
+        (dict(shard=(0, 0)), ["shard=(0, 0)", "count 0", "[1, inf)"]),
+        (dict(shard="1/2"), ["shard='1/2'", "(index, count)"]),
+        (dict(shard=(True, 2)), ["(index, count)"]),
+        (dict(shard=(0, 2)), ["shard=(0, 2)", "1 agent in 2 shards", "shard 1 empty"]),
     ],
 )  # fmt: skip
 def test_bad_input_raises_before_compiling(config, traces, kwargs, words):

@@ -1,4 +1,8 @@
-"""Environments: gymnax envs checked for DQN and a flat float32 view of their observations."""
+"""Environments: gymnax envs checked for DQN and a flat float32 view of their observations.
+
+gymnax is imported on first use, not with this module: importing it initialises JAX's backend,
+and ``jax.distributed.initialize`` must run before that (so ``import dqn_jax`` may come first).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,8 @@ import dataclasses
 import functools
 from typing import Any
 
-import gymnax
 import jax
 import jax.numpy as jnp
-from gymnax.environments import spaces
 from jaxtyping import Array, Float
 
 # Registered gymnax envs whose constructor downloads data; they cannot run offline.
@@ -72,6 +74,9 @@ def _same_params(a: Any, b: Any) -> bool:
 @functools.cache
 def supported_envs() -> tuple[str, ...]:
     """Names of the registered gymnax environments that DQN can train: discrete actions, offline."""
+    import gymnax
+    from gymnax.environments import spaces
+
     names = []
     for name in gymnax.registered_envs:
         if name in NEEDS_DOWNLOAD:
@@ -98,6 +103,8 @@ def spec_from_env(env: Any, env_params: Any = None, *, name: str | None = None) 
         ValueError: if the action space is not discrete or the observation space is not a
             ``Box`` or ``Discrete`` space.
     """
+    from gymnax.environments import spaces
+
     name = name or type(env).__name__
     if env_params is None:
         env_params = env.default_params
@@ -136,6 +143,8 @@ def make_env(name: str, env_kwargs: tuple[tuple[str, Any], ...] = ()) -> EnvSpec
         ValueError: for an unknown name, an environment that needs a download, bad kwargs or a
             continuous-action environment; the message lists the supported environments.
     """
+    import gymnax
+
     if name not in gymnax.registered_envs:
         raise _unsupported(name, "unknown gymnax environment")
     if name in NEEDS_DOWNLOAD:

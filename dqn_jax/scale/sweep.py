@@ -12,8 +12,12 @@ combination shares the same ``num_seeds`` keys), runs ``jax.vmap(train)`` over i
 - **Memory.** :func:`bytes_per_agent` is the size of one agent's training state (the replay
   buffer dominates). ``chunk_size`` (or ``memory_budget``) runs the agents in sequential chunks of
   one size, so the program compiles once; the last chunk is padded instead of recompiled.
-- **Progress.** The program reports through ``dqn_jax.progress.report``: one host call per report
-  for the whole batch, so a 512-agent sweep draws one progress line.
+- **Progress.** The program reports through ``dqn_jax.loop.progress.report``: one host call per
+  report for the whole batch, so a 512-agent sweep draws one progress line.
+- **Shards.** ``shard=(i, n)`` runs chunk ``i`` of ``n`` of the agents axis (``shards``):
+  parts that run on other hosts and ``merge_sweeps`` back into this sweep.
+- **Processes.** Under ``jax.distributed`` the devices span processes (``distributed``):
+  inputs are placed per process, results gathered on every process, progress drawn by process 0.
 
 Programs are cached per (config, chunk, devices, progress interval, keep_state): a second sweep
 with new hyper-parameter values or keys of the same shape compiles nothing.
@@ -37,9 +41,10 @@ from jaxtyping import PRNGKeyArray
 from dqn_jax.config import HPARAM_RANGES, DQNConfig, HParams
 from dqn_jax.loop.progress import DEFAULT_INTERVAL, Progress, ProgressBar
 from dqn_jax.loop.train import TrainResult, abstract_state, make_train
-from dqn_jax.scale import divergence
+from dqn_jax.scale import distributed, divergence, shards
 from dqn_jax.scale.divergence import DivergenceError
 from dqn_jax.scale.result import SweepResult
+from dqn_jax.scale.shards import SweepPart
 
 HparamsGrid = Mapping[str, Sequence[float]] | Sequence[Mapping[str, float]] | None
 
@@ -224,7 +229,8 @@ def sweep(
     progress: bool | int | Progress | None = False,
     keep_state: bool = False,
     check: bool = True,
-) -> SweepResult:
+    shard: tuple[int, int] | None = None,
+) -> SweepResult | SweepPart:
     """Trains ``num_seeds`` seeds of every hyper-parameter combination as one program.
 
     Args:
@@ -253,9 +259,14 @@ def sweep(
             memory holds one chunk's states at a time.
         check: raise if an agent diverged (``dqn_jax.check``); ``False`` returns the result
             and leaves the check to the caller.
+        shard: ``(i, n)`` runs only shard ``i`` of ``n`` of the agents axis: the agents
+            ``[i * k, min((i + 1) * k, N))`` with ``k = ceil(N / n)``, each with the key and
+            hyper-parameters it has in the whole sweep (see ``scale.shards``). ``chunk_size``
+            and ``memory_budget`` then cut the shard's ``k`` agents.
 
     Returns:
-        A :class:`SweepResult`: leaves of shape ``(num_combos, num_seeds, ...)``.
+        A :class:`SweepResult`: leaves of shape ``(num_combos, num_seeds, ...)``; with
+        ``shard``, a ``dqn_jax.scale.shards.SweepPart`` (one flat agent axis) for ``merge_sweeps``.
 
     Raises:
         ValueError: naming the argument, its value and the allowed range, before compiling.
@@ -270,22 +281,29 @@ def sweep(
     _check_key(key)
     devices = _devices(devices)
     num_agents = len(combos) * num_seeds
-    chunk = _chunk(
-        num_agents, len(devices), chunk_size, memory_budget, lambda: bytes_per_agent(config)
-    )
-    num_chunks = -(-num_agents // chunk)
-    target, bar = _progress_target(progress, config, num_agents, num_chunks)
+    # This program's agents: [first, first + count) of the global axis, compiled for `size`.
+    first, count, size = 0, num_agents, num_agents
+    if shard is not None:
+        first, stop, size = shards.shard_range(num_agents, shard)
+        count = stop - first
+    chunk = _chunk(size, len(devices), chunk_size, memory_budget, lambda: bytes_per_agent(config))
+    num_chunks = -(-count // chunk)
+    target, bar = _progress_target(progress, config, count, num_chunks)
 
     hparams = _stack([HParams.from_config(config, **combo) for combo in combos])
     # Agent a is seed a % num_seeds of combination a // num_seeds; padding repeats agent 0.
-    agent = np.arange(num_chunks * chunk)
-    agent = np.where(agent < num_agents, agent, 0)
+    agent = first + np.arange(num_chunks * chunk)
+    agent = np.where(agent < first + count, agent, 0)
     agent_hparams = jax.tree.map(lambda x: x[agent // num_seeds], hparams)
     agent_keys = jax.random.split(key, num_seeds)[agent % num_seeds]
 
-    interval = None if target is None else int(target.interval)
+    interval = _interval(progress) if target is None else int(target.interval)
     run, sharding, relay = _program(config, chunk, devices, interval, keep_state)
-    place = functools.partial(jax.device_put, device=sharding or devices[0])
+    if sharding is None:
+        place = functools.partial(jax.device_put, device=devices[0])
+    else:  # fills each process's devices (a device_put of keys across processes raises)
+        place = functools.partial(distributed.place, sharding=sharding)
+    multiprocess = distributed.is_multiprocess()
     outputs = []
     if relay is not None:
         relay.target = target
@@ -297,10 +315,12 @@ def sweep(
                     jax.block_until_ready(outputs[-1])
                     jax.effects_barrier()
                 relay.offset = i * config.total_timesteps
-                relay.valid = min(chunk, num_agents - i * chunk)
+                relay.valid = min(chunk, count - i * chunk)
             hparams_part = jax.tree.map(lambda x, p=part: place(x[p]), agent_hparams)
             output = run(place(agent_keys[part]), hparams_part)
-            if keep_state and num_chunks > 1:
+            if multiprocess:  # every process holds the whole chunk, on its host
+                output = jax.tree.map(jnp.asarray, distributed.gather(output))
+            elif keep_state and num_chunks > 1:
                 # host memory holds the finished chunks' states, the device one chunk's
                 output = jax.device_put(output, jax.devices("cpu")[0])
             outputs.append(output)
@@ -314,6 +334,11 @@ def sweep(
     result = outputs[0]
     if num_chunks > 1:
         result = jax.tree.map(lambda *xs: jnp.concatenate(xs), *outputs)
+    if shard is not None:
+        agents = (first, first + count)
+        return _part(
+            result, hparams, combos, num_seeds, shard, agents, config, key, chunk, devices, check
+        )
     result = jax.tree.map(
         lambda x: x[:num_agents].reshape(len(combos), num_seeds, *x.shape[1:]), result
     )
@@ -331,6 +356,45 @@ def sweep(
     return swept
 
 
+def _part(
+    result: TrainResult,
+    hparams: HParams,
+    combos: list[dict[str, float]],
+    num_seeds: int,
+    shard: tuple[int, int],
+    agents: tuple[int, int],
+    config: DQNConfig,
+    key: PRNGKeyArray,
+    chunk: int,
+    devices: tuple[jax.Device, ...],
+    check: bool,
+) -> SweepPart:
+    """The ``SweepPart`` of a sharded sweep (padding dropped), checked for divergence."""
+    part = shards.SweepPart(
+        result=jax.tree.map(lambda x: x[: agents[1] - agents[0]], result),
+        hparams=jax.tree.map(jnp.asarray, hparams),
+        grid=tuple(tuple(combo.items()) for combo in combos),
+        num_seeds=num_seeds,
+        shard=(int(shard[0]), int(shard[1])),
+        agents=agents,
+        config=config,
+        key=shards.key_fingerprint(key),
+        versions=shards.versions(),
+        program=(chunk, len(devices), devices[0].device_kind),
+    )
+    return shards.check_part(part) if check else part
+
+
+def _interval(progress: bool | int | Progress | None) -> int | None:
+    """The report interval a process that draws no progress still compiles (under
+    ``jax.distributed`` every process runs the same program; only process 0 draws)."""
+    if progress is None or progress is False:
+        return None
+    if progress is True:
+        return DEFAULT_INTERVAL
+    return int(progress) if isinstance(progress, int) else int(progress.interval)
+
+
 def _check_key(key: Any) -> None:
     if not (
         isinstance(key, jax.Array)
@@ -346,9 +410,10 @@ def _progress_target(
     num_agents: int,
     num_chunks: int,
 ) -> tuple[Progress | None, ProgressBar | None]:
-    """Where the reports go, and the bar to close at the end (if this sweep made one)."""
+    """Where the reports go, and the bar to close at the end (if this sweep made one); none on
+    processes other than 0 of ``jax.distributed``."""
     if isinstance(progress, Progress) and not isinstance(progress, (bool, int)):
-        return progress, None
+        return (progress, None) if distributed.is_leader() else (None, None)
     if progress is False or progress is None:
         return None, None
     if progress is True:
@@ -358,6 +423,8 @@ def _progress_target(
             f"progress={progress!r} must be True, False, an interval in [1, inf) env steps, "
             "or a dqn_jax.progress.Progress"
         )
+    if not distributed.is_leader():
+        return None, None
     desc = f"sweep in {num_chunks} chunks" if num_chunks > 1 else "sweep"
     total = num_chunks * config.total_timesteps
     bar = ProgressBar(total, progress, agents=num_agents, desc=desc)
