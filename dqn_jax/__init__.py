@@ -1,6 +1,6 @@
 """dqn-jax: Deep Q-Networks as pure, jit-compiled JAX functions."""
 
-from dqn_jax import prioritized, replay, sum_tree
+from dqn_jax import prioritized, replay, sum_tree, tracking
 from dqn_jax.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from dqn_jax.config import DQNConfig, HParams
 from dqn_jax.divergence import DivergenceError, check
@@ -79,5 +79,6 @@ __all__ = [
     "td_loss",
     "td_update",
     "to_table",
+    "tracking",
     "update_target",
 ]

@@ -33,6 +33,9 @@ import numpy as np
 
 SUBCOMMANDS = ("train", "sweep", "eval", "plot", "render")
 PLOT_INSTALL_HINT = 'pip install "dqn-jax[plot]"'
+TENSORBOARD_INSTALL_HINT = 'pip install "dqn-jax[tensorboard]"'  # as in dqn_jax.tracking
+WANDB_INSTALL_HINT = 'pip install "dqn-jax[wandb]"'
+TENSORBOARD_DIR = "tensorboard"
 
 
 class UsageError(Exception):
@@ -164,6 +167,18 @@ def _add_output_flags(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="STEPS",
         help="env steps between progress-bar updates (default 1000)",
+    )
+    parser.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="write every logging point to TensorBoard event files in OUT/tensorboard/ as "
+        f"training runs (needs --out or --resume; {TENSORBOARD_INSTALL_HINT})",
+    )
+    parser.add_argument(
+        "--wandb",
+        metavar="PROJECT",
+        help="log every logging point to the W&B project PROJECT as training runs "
+        f"(WANDB_MODE=offline keeps it in OUT/wandb/; {WANDB_INSTALL_HINT})",
     )
 
 
@@ -357,15 +372,41 @@ def _new_run_folder(out: str | None, overwrite: bool) -> Path | None:
 def _agent_labels(info: Any, hparams: Any, batch_shape: tuple[int, ...]) -> list[str]:
     """One label per agent (flattened): ``seed i``, after the swept values for a sweep."""
     from dqn_jax.runs import flatten_agents, grid_of
+    from dqn_jax.tracking import agent_labels
 
-    seeds = info.seeds
-    names = grid_of(info)
-    columns = {n: flatten_agents(getattr(hparams, n), batch_shape) for n in names}
-    labels = []
-    for agent in range(int(np.prod(batch_shape, dtype=int))):
-        swept = "".join(f"{n}={columns[n][agent]:.6g} " for n in names)
-        labels.append(f"{swept}seed {agent % seeds}")
-    return labels
+    swept = {n: flatten_agents(getattr(hparams, n), batch_shape) for n in grid_of(info)}
+    num_agents = int(np.prod(batch_shape, dtype=int))
+    return [str(label) for label in agent_labels(num_agents, info.seeds, swept)]
+
+
+def _tracker(args: argparse.Namespace, folder: Path | None, info: Any, start_steps: int) -> Any:
+    """The trackers that ``--tensorboard`` and ``--wandb`` ask for (``None`` if neither), made
+    before anything compiles; a missing extra is a usage error naming the pip command."""
+    from dqn_jax.config_file import config_to_dict
+    from dqn_jax.tracking import TensorBoardTracker, Trackers, WandbTracker
+
+    if args.tensorboard and folder is None:
+        raise UsageError("--tensorboard writes into the run folder: give --out runs/NAME")
+    trackers = Trackers([])
+    try:
+        if args.tensorboard:
+            # Points an interrupted process wrote after the checkpoint are dropped.
+            logdir = folder / TENSORBOARD_DIR
+            trackers.trackers.append(TensorBoardTracker(logdir, purge_step=start_steps + 1))
+        if args.wandb is not None:
+            config = {**config_to_dict(info.config), "seed": info.seed, "seeds": info.seeds}
+            trackers.trackers.append(
+                WandbTracker(
+                    args.wandb,
+                    name=None if folder is None else folder.name,
+                    dir=folder,
+                    config={**config, "grid": info.grid},
+                )
+            )
+    except ImportError as error:
+        trackers.close()
+        raise UsageError(str(error)) from None
+    return trackers if trackers.trackers else None
 
 
 def _evaluate_agents(config: Any, network: Any, key: Any, episodes: int) -> np.ndarray:
@@ -437,8 +478,10 @@ def _run(
     info: Any,
     folder: Path | None,
     args: argparse.Namespace,
+    tracker: Any = None,
 ) -> None:
-    """Trains (from ``start``: a Checkpoint or (keys, hparams)), prints, saves and evaluates."""
+    """Trains (from ``start``: a Checkpoint or (keys, hparams)), prints, saves and evaluates;
+    feeds ``tracker`` (closed at the end) at every logging point."""
     import jax
 
     from dqn_jax.progress import DEFAULT_INTERVAL, ProgressBar
@@ -471,11 +514,14 @@ def _run(
             seeds=info.seeds,
             grid_names=grid_of(info),
             progress=progress,
+            tracker=tracker,
         )
         jax.block_until_ready(checkpoint.state)
     finally:
         if progress is not None:
             progress.close()
+        if tracker is not None:
+            tracker.close()
     seconds = time.perf_counter() - begin
     if checkpoint.metrics is not None:
         _print_table(checkpoint.metrics)
@@ -541,6 +587,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
                 )
         checkpoint = load_checkpoint(folder / CHECKPOINT_FILE, info.config)
         config = info.config
+        tracker = _tracker(args, folder, info, checkpoint.interval * config.log_interval)
         if checkpoint.interval >= config.num_logs:
             print(f"{folder} is trained to its end ({config.total_timesteps:,} env steps)")
         else:
@@ -549,13 +596,14 @@ def _cmd_train(args: argparse.Namespace) -> None:
                 f"{config.total_timesteps:,} ...",
                 flush=True,
             )
-        _run(config, checkpoint, info, folder, args)
+        _run(config, checkpoint, info, folder, args, tracker)
         return
 
     config = _config(values)
     folder = _new_run_folder(args.out, args.overwrite)
     agents = None if args.seeds == 1 else args.seeds
     info = RunInfo(config, args.seed, args.seeds, None)
+    tracker = _tracker(args, folder, info, 0)
     if folder is not None:
         write_config(folder, info)
     batch = f" with {args.seeds} seeds as one program" if args.seeds > 1 else ""
@@ -565,7 +613,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
     )
     hparams = agent_hparams(config, agents)
     start = (agent_keys(args.seed, agents), hparams)
-    _run(config, start, info, folder, args)
+    _run(config, start, info, folder, args, tracker)
 
 
 def _parse_grid(items: Sequence[str], config: Any) -> dict[str, list[float]]:
@@ -620,23 +668,29 @@ def _cmd_sweep(args: argparse.Namespace) -> None:
         f"on {config.env_name} for {config.total_timesteps:,} env steps ...",
         flush=True,
     )
+    info = RunInfo(config, args.seed, args.seeds, grid)
+    tracker = _tracker(args, folder, info, 0)
     begin = time.perf_counter()
-    swept = sweep(
-        config,
-        args.seeds,
-        grid,
-        key=jax.random.key(args.seed),
-        chunk_size=args.chunk_size,
-        memory_budget=args.memory_budget,
-        progress=False if args.quiet else args.progress_interval or DEFAULT_INTERVAL,
-        keep_state=folder is not None,  # the checkpoint needs it; evaluation needs the networks
-        check=False,  # saved first, then checked below
-    )
+    try:
+        swept = sweep(
+            config,
+            args.seeds,
+            grid,
+            key=jax.random.key(args.seed),
+            chunk_size=args.chunk_size,
+            memory_budget=args.memory_budget,
+            progress=False if args.quiet else args.progress_interval or DEFAULT_INTERVAL,
+            keep_state=folder is not None,  # the checkpoint needs it; evaluation, the networks
+            check=False,  # saved first, then checked below
+            tracker=tracker,
+        )
+    finally:
+        if tracker is not None:
+            tracker.close()
     seconds = time.perf_counter() - begin
     # Saved runs keep one flat agents axis (agent g * seeds + s), like a seed batch.
     result = jax.tree.map(lambda x: x.reshape(agents, *x.shape[2:]), swept.result)
     hparams = jax.tree.map(lambda x: np.repeat(np.asarray(x), args.seeds, axis=0), swept.hparams)
-    info = RunInfo(config, args.seed, args.seeds, grid)
     _print_table(result.metrics)
     print(f"Trained in {seconds:.1f} s (compile included).")
     if folder is not None:

@@ -36,6 +36,7 @@ from dqn_jax.atomic_file import write_atomic
 from dqn_jax.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from dqn_jax.config import HPARAM_RANGES, DQNConfig, HParams
 from dqn_jax.config_file import config_from_dict, config_to_dict
+from dqn_jax.tracking import Tracker, agent_labels, flat_metrics
 from dqn_jax.train import Metrics, TrainResult, TrainState, make_train
 
 CONFIG_FILE = "config.json"
@@ -242,6 +243,7 @@ def train_intervals(
     seeds: int | None = None,
     grid_names: tuple[str, ...] = (),
     progress: Any = None,
+    tracker: Tracker | None = None,
 ) -> Checkpoint:
     """Trains agents interval by interval with a jitted ``train.step``, saving checkpoints.
 
@@ -258,6 +260,8 @@ def train_intervals(
         seeds, grid_names: seeds per grid point and the swept hyper-parameters, for the
             columns of ``metrics.csv``.
         progress: passed to ``make_train``.
+        tracker: called after every interval with its metrics and the agents' labels
+            (``dqn_jax.tracking``: seeds, and the ``grid_names`` values of each agent).
 
     Returns:
         The checkpoint at ``stop`` (also written to ``folder``).
@@ -279,8 +283,14 @@ def train_intervals(
     stop = config.num_logs if stop is None else min(stop, config.num_logs)
     chunks = [] if metrics is None else [metrics]
     checkpoint = Checkpoint(config, state, hparams, metrics, interval)
+    if tracker is not None:
+        num_agents = int(np.prod(batch_shape, dtype=int))
+        swept = {n: flatten_agents(getattr(hparams, n), batch_shape) for n in grid_names}
+        labels = agent_labels(num_agents, seeds or num_agents, swept)
     for i in range(interval, stop):
         state, new = step(state, hparams, jnp.int32(i))
+        if tracker is not None:
+            tracker(flat_metrics(new), labels)
         chunks.append(jax.tree.map(lambda x: x[..., None], new))
         if (i + 1) % checkpoint_every == 0 or i + 1 == stop:
             metrics = jax.tree.map(lambda *xs: jnp.concatenate(xs, axis=-1), *chunks)

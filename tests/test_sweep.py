@@ -1,6 +1,7 @@
 """Sweeps (``dqn_jax.sweep``): a vmapped sweep matches its runs one by one, sharded and chunked
-sweeps match the plain one, new hyper-parameter values compile nothing, progress is one host call
-per report, the tidy table, bytes per agent, and bad input refused before anything compiles.
+sweeps match the plain one, and so does a tracked one (interval by interval), new hyper-parameter
+values compile nothing, progress is one host call per report, the tidy table, bytes per agent, and
+bad input refused before anything compiles.
 
 Vmapped, chunked and sharded programs may round batched matmuls differently, so bit-identity is
 not promised: on these runs the largest observed gap over every metric and network weight is
@@ -31,6 +32,7 @@ from conftest import TINY_KWARGS
 import dqn_jax
 from dqn_jax import DQNConfig, HParams, Metrics
 from dqn_jax.sweep import SweepResult, bytes_per_agent, sweep, to_table
+from dqn_jax.tracking import AgentLabel
 
 # The module (``dqn_jax.sweep`` is the function of the same name).
 sweep_module = importlib.import_module("dqn_jax.sweep")
@@ -214,6 +216,50 @@ def test_chunked_matches_unchunked_with_one_program(base, config, devices_run):
     total = config.total_timesteps
     assert info["reports"] == [[n] * 4 for n in (500, 1000, 1500)] + [
         [total + n] * 2 for n in (500, 1000, 1500)
+    ]
+
+
+class Reports:
+    def __init__(self, interval: int) -> None:
+        self.interval = interval
+        self.steps: list[list[int]] = []
+
+    def __call__(self, env_steps, recent_return) -> None:
+        self.steps.append(np.asarray(env_steps).tolist())
+
+
+def test_tracked_sweep_matches_the_one_program_sweep(base, config):
+    """With a tracker the sweep runs interval by interval, its two chunks taking turns: the
+    tracker sees every agent at every logging point, and the result is the same."""
+    calls = []
+    progress = Reports(500)
+    tracked = sweep(
+        config,
+        SEEDS,
+        COMBOS,
+        key=jax.random.key(SEED),
+        devices=jax.devices()[:1],
+        chunk_size=4,  # 6 agents: a chunk of 4 and a padded one of 2
+        progress=progress,
+        tracker=lambda metrics, agents: calls.append((metrics, agents)),
+    )
+    assert_leaves_close([np.asarray(x) for x in jax.tree.leaves(tracked.result)], base)
+    steps = [500, 1000, 1500]
+    assert [m.env_steps.tolist() for m, _ in calls] == [[n] * 6 for n in steps]
+    for i, (metrics, _) in enumerate(calls):
+        for name in Metrics._fields:
+            want = np.asarray(getattr(tracked.result.metrics, name))[..., i].reshape(-1)
+            np.testing.assert_array_equal(getattr(metrics, name), want)
+    lr, gamma, tau = config.learning_rate, config.gamma, config.tau
+    points = [(1e-3, gamma, tau), (1e-2, 0.9, tau), (lr, 0.95, 0.5)]
+    assert calls[0][1] == [
+        AgentLabel(s, tuple(zip(("learning_rate", "gamma", "tau"), p, strict=True)))
+        for p in points
+        for s in range(SEEDS)
+    ]
+    # The bar counts both chunks' runs, interval by interval: (i, c) is at (2 i + c + 1) * 500.
+    assert progress.steps == [
+        [1000 * i + 500 * c + 500] * n for i in range(3) for c, n in ((0, 4), (1, 2))
     ]
 
 
