@@ -1,7 +1,7 @@
 """The ``dqn-jax`` command line (also ``python -m dqn_jax``).
 
     dqn-jax train  [--config FILE] [--FIELD VALUE ...] [--seeds N] [--out runs/NAME]
-    dqn-jax train  --resume runs/NAME
+    dqn-jax train  --resume runs/NAME [--total-timesteps N]
     dqn-jax sweep  --grid learning_rate=1e-3,3e-4 gamma=0.99,0.995 [--seeds N] [--chunk-size K]
     dqn-jax eval   runs/NAME [--episodes 100]
     dqn-jax plot   runs/NAME [runs/OTHER ...] [--out curves.png]
@@ -251,7 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--resume",
         metavar="DIR",
-        help="continue the run saved in DIR from its last checkpoint",
+        help="continue the run saved in DIR from its last checkpoint; with --total-timesteps "
+        "N beyond its planned end, extend it to N env steps",
     )
     train.set_defaults(handler=_cmd_train)
 
@@ -563,12 +564,14 @@ def _batch_shape_of(start: Any) -> tuple[int, ...]:
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
+    from dqn_jax.checkpoint import save_checkpoint
     from dqn_jax.config_file import config_diff, config_to_dict
     from dqn_jax.runs import (
         CHECKPOINT_FILE,
         RunInfo,
         agent_hparams,
         agent_keys,
+        extend,
         load_checkpoint,
         read_config,
         write_config,
@@ -578,16 +581,30 @@ def _cmd_train(args: argparse.Namespace) -> None:
     if args.resume is not None:
         folder = Path(args.resume)
         info = read_config(folder)
+        wanted = info.config
         if values:
             wanted = _config({**config_to_dict(info.config), **values})
-            if wanted != info.config:
+            length = {"total_timesteps": info.config.total_timesteps}  # may change: extension
+            if config_to_dict(wanted) | length != config_to_dict(info.config):
                 raise UsageError(
                     f"{folder} was trained with a different config: "
                     + "; ".join(config_diff(info.config, wanted))
                 )
         checkpoint = load_checkpoint(folder / CHECKPOINT_FILE, info.config)
+        before = info.config.total_timesteps
+        if wanted.total_timesteps != before:
+            checkpoint = extend(checkpoint, wanted.total_timesteps)
+            info = dataclasses.replace(info, config=checkpoint.config)
         config = info.config
         tracker = _tracker(args, folder, info, checkpoint.interval * config.log_interval)
+        if config.total_timesteps != before:
+            # The checkpoint first: config.json then never names a plan the checkpoint lacks.
+            save_checkpoint(folder / CHECKPOINT_FILE, checkpoint)
+            write_config(folder, info)
+            print(
+                f"Extended {folder} from {before:,} to {config.total_timesteps:,} env steps: the "
+                "learning-rate decay and PER's beta now end there; epsilon keeps its schedule"
+            )
         if checkpoint.interval >= config.num_logs:
             print(f"{folder} is trained to its end ({config.total_timesteps:,} env steps)")
         else:

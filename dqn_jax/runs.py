@@ -302,6 +302,24 @@ def train_intervals(
     return checkpoint
 
 
+def extend(checkpoint: Checkpoint, total_timesteps: int) -> Checkpoint:
+    """The checkpoint of a run extended to train until ``total_timesteps``.
+
+    Its config is ``checkpoint.config.extend(env steps reached, total_timesteps)``: from there
+    the learning-rate decay and PER's beta run to their ends at the new ``total_timesteps``
+    (``dqn_jax.schedules``), while epsilon and the temperature keep their schedules. The state,
+    hyper-parameters, metrics and interval are unchanged; continue with
+    ``train_intervals(extended.config, extended)``.
+
+    Raises:
+        ValueError: if ``total_timesteps`` is not beyond the planned end, or the run is at its
+            end with ``lr_decay`` (its learning rate is 0 there).
+    """
+    config = checkpoint.config
+    at = checkpoint.interval * config.log_interval
+    return checkpoint._replace(config=config.extend(at, total_timesteps))
+
+
 # --- the Python face ------------------------------------------------------------------------------
 
 
