@@ -251,11 +251,11 @@ class DQNConfig:
 
     # --- extending a run ---
     extensions: tuple[tuple[int, int], ...] = ()
-    """Set by extending a run (:meth:`extend`), empty for a run planned in one go: one
-    ``(env_step, planned_end)`` pair per extension, the env step (a logging point) the run was
-    extended at and the ``total_timesteps`` it had planned until then. From each, the
-    learning-rate decay and PER's beta run on from the values they had reached to their ends at
-    the new plan's end (``dqn_jax.schedules``)."""
+    """Set by extending a run (``DQNConfig.extend``, ``train --resume RUN --total-timesteps N``),
+    empty for a run planned in one go: one ``(env_step, planned_end)`` pair per extension, the
+    env step (a logging point) the run was extended at and the ``total_timesteps`` it had
+    planned until then. From each, the learning-rate decay and PER's beta run on from the values
+    they had reached to their ends at the new plan's end (``dqn_jax.schedules``)."""
 
     def __post_init__(self) -> None:
         # Normalise to hashable types: the config is a static jit argument.
