@@ -22,6 +22,7 @@ from dqn_jax.blocks.value_learning import (
     td_loss,
 )
 from dqn_jax.config import DQNConfig, HParams
+from dqn_jax.loop import tracking
 from dqn_jax.loop.evaluation import evaluate
 from dqn_jax.loop.policy import act
 from dqn_jax.loop.progress import ProgressBar
@@ -83,5 +84,6 @@ __all__ = [
     "td_loss",
     "td_update",
     "to_table",
+    "tracking",
     "update_target",
 ]

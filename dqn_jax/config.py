@@ -249,6 +249,14 @@ class DQNConfig:
     eval_episodes: int = 8
     """Greedy episodes run at every logging point (0 turns the in-training evaluation off)."""
 
+    # --- extending a run ---
+    extensions: tuple[tuple[int, int], ...] = ()
+    """Set by extending a run (``DQNConfig.extend``, ``train --resume RUN --total-timesteps N``),
+    empty for a run planned in one go: one ``(env_step, planned_end)`` pair per extension, the
+    env step (a logging point) the run was extended at and the ``total_timesteps`` it had
+    planned until then. From each, the learning-rate decay and PER's beta run on from the values
+    they had reached to their ends at the new plan's end (``dqn_jax.blocks.schedules``)."""
+
     def __post_init__(self) -> None:
         # Normalise to hashable types: the config is a static jit argument.
         if isinstance(self.env_kwargs, Mapping):
@@ -257,6 +265,10 @@ class DQNConfig:
             object.__setattr__(self, "env_kwargs", tuple(items))
         if isinstance(self.hidden_sizes, list):
             object.__setattr__(self, "hidden_sizes", tuple(self.hidden_sizes))
+        if isinstance(self.extensions, (list, tuple)) and all(
+            isinstance(pair, (list, tuple)) for pair in self.extensions
+        ):  # pairs read from JSON are lists
+            object.__setattr__(self, "extensions", tuple(tuple(p) for p in self.extensions))
         # numpy scalars (e.g. from a sweep grid) become Python numbers, which JSON can write
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
@@ -374,7 +386,75 @@ class DQNConfig:
             raise ValueError(f"dueling={self.dueling!r} must be one of {DUELING}")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation={self.activation!r} must be one of {tuple(ACTIVATIONS)}")
+        self._validate_extensions()
         make_env(self.env_name, self.env_kwargs)  # raises ValueError naming env_name
+
+    def _validate_extensions(self) -> None:
+        pairs = self.extensions
+        if not isinstance(pairs, tuple) or not all(
+            len(pair) == 2
+            and all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in pair)
+            for pair in pairs
+        ):
+            raise ValueError(
+                f"extensions={pairs!r} must be a tuple of (env_step, planned_end) integer pairs"
+            )
+        ends = [end for _, end in pairs] + [self.total_timesteps]
+        previous = 0
+        for (at, end), new_end in zip(pairs, ends[1:], strict=True):
+            where = f"extensions: ({at}, {end})"
+            if not previous < at <= end:
+                raise ValueError(
+                    f"{where}: the env step must be in ({previous}, {end}], after the previous "
+                    "extension and at most the end it had planned"
+                )
+            _check_multiple(f"{where}: env step", at, "log_interval", self.log_interval)
+            if new_end <= end:
+                raise ValueError(f"{where}: the next planned end, {new_end}, must be beyond {end}")
+            if self.lr_decay and at == end:
+                raise ValueError(
+                    f"{where}: with lr_decay the learning rate has decayed to 0 at the planned "
+                    "end and would stay 0: extend a run before its end"
+                )
+            previous = at
+
+    def extend(self, at: int, total_timesteps: int) -> DQNConfig:
+        """This config, extended at env step ``at`` to train until ``total_timesteps``.
+
+        The learning-rate decay and PER's beta are re-targeted: from their values at ``at``
+        they go linearly to 0 and to 1 at ``total_timesteps`` (``dqn_jax.blocks.schedules``).
+        Epsilon and the Boltzmann temperature decay over absolute env steps and keep their
+        schedules.
+
+        Args:
+            at: the env step reached, a logging point in ``[0, total_timesteps]`` (at the
+                planned end only without ``lr_decay``: the rate is 0 there; at 0 the run is
+                simply planned anew).
+            total_timesteps: the new end, beyond the planned one.
+
+        Raises:
+            ValueError: naming the value and the allowed range.
+        """
+        if not isinstance(total_timesteps, (int, np.integer)) or isinstance(total_timesteps, bool):
+            raise ValueError(f"total_timesteps={total_timesteps!r} must be an integer")
+        if total_timesteps <= self.total_timesteps:
+            raise ValueError(
+                f"total_timesteps={total_timesteps} must be beyond the run's planned end, "
+                f"{self.total_timesteps}, to extend it"
+            )
+        if self.lr_decay and at >= self.total_timesteps:
+            raise ValueError(
+                f"cannot extend a run at its planned end ({self.total_timesteps} env steps) with "
+                "lr_decay=True: its learning rate has decayed to 0 there and would stay 0; extend "
+                "it before its end (stop it earlier), or train it with lr_decay=False"
+            )
+        if at == 0 and not self.extensions:
+            return self.replace(total_timesteps=int(total_timesteps))  # nothing trained yet
+        if self.extensions and self.extensions[-1][0] == at:
+            extensions = self.extensions  # extended again before training on: one extension
+        else:
+            extensions = (*self.extensions, (at, self.total_timesteps))
+        return self.replace(total_timesteps=int(total_timesteps), extensions=extensions)
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> DQNConfig:
@@ -410,6 +490,11 @@ class DQNConfig:
     def num_updates(self) -> int:
         """Gradient steps in the whole run."""
         return (self.num_rounds - self.first_learning_round) * self.gradient_steps
+
+    def updates_by(self, env_steps: int) -> int:
+        """Gradient steps taken by env step ``env_steps`` (a multiple of ``train_frequency``)."""
+        rounds = env_steps // self.train_frequency
+        return max(0, rounds - self.first_learning_round) * self.gradient_steps
 
     @property
     def num_logs(self) -> int:

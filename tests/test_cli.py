@@ -99,6 +99,8 @@ def runs(workdir, env) -> dict[str, subprocess.CompletedProcess]:
         {
             "split1": ["train", *TINY_FLAGS, "--seeds", "2", "--out", "runs/split",
                        "--stop-after", "2", "--quiet"],
+            "extend1": ["train", *TINY_FLAGS, "--seeds", "2", "--out", "runs/extended",
+                        "--stop-after", "2", "--quiet"],
             "unknown_flag": ["train", "--no-such-flag", "3"],
             "shard0": [*SWEEP, "--shard", "0/2", "--out", "runs/sharded"],
         },
@@ -115,6 +117,8 @@ def runs(workdir, env) -> dict[str, subprocess.CompletedProcess]:
             "shard1": [*SWEEP, "--shard", "1/2", "--out", "runs/sharded"],
             "shard0_again": [*SWEEP, "--shard", "0/2", "--out", "runs/sharded"],
             "chunked": [*SWEEP, "--chunk-size", "1", "--out", "runs/chunked", "--episodes", "0"],
+            "extend2": ["train", "--resume", "runs/extended", "--total-timesteps", "3000",
+                        "--episodes", "0", "--quiet"],
         },
         workdir,
         env,
@@ -124,10 +128,13 @@ def runs(workdir, env) -> dict[str, subprocess.CompletedProcess]:
             "eval": ["eval", "runs/full", "--episodes", "3"],
             "plot": ["plot", "runs/full", "--size", "640x400"],
             "render": ["render", "runs/full", "--agent", "1"],
+            # the extended plan (its config.json) trained in one go
+            "planned": ["train", "--config", "runs/extended/config.json", "--seeds", "2",
+                        "--out", "runs/planned", "--episodes", "0", "--quiet"],
         },
         workdir,
         env,
-    )
+    )  # fmt: skip
     for name in ("split1", "split2", "full"):
         ok(out[name])
     return out
@@ -170,6 +177,48 @@ def test_resume_is_bit_identical_to_an_uninterrupted_run(workdir, runs):
     assert final_evaluation_lines(runs["full"].stdout) == final_evaluation_lines(
         runs["split2"].stdout
     )
+
+
+def test_resume_with_more_steps_extends_the_run(workdir, runs):
+    """``train --resume RUN --total-timesteps N``: the metrics go on to N, the config says N and
+    where the run was extended, and the run is bit-identical to that plan trained in one go
+    (so the schedules it followed are the plan's: ``tests/test_extend.py``)."""
+    for name in ("extend1", "extend2", "planned"):
+        ok(runs[name])
+    assert "Extended runs/extended from 2,000 to 3,000 env steps" in runs["extend2"].stdout
+    assert "Resuming runs/extended at env step 1,000 of 3,000" in runs["extend2"].stdout
+    folder = workdir / "runs" / "extended"
+    config = json.loads((folder / "config.json").read_text())["config"]
+    assert config["total_timesteps"] == 3000 and config["extensions"] == [[1000, 2000]]
+    columns = dqn_jax.storage.runs.read_metrics(folder)
+    steps = [500, 1000, 1500, 2000, 2500, 3000]
+    assert columns["env_steps"].tolist() == steps * 2  # two seeds
+    # The first two points are the run before the extension's, to the bit.
+    before = (workdir / "runs" / "split" / "metrics.csv").read_text().splitlines()
+    after = (folder / "metrics.csv").read_text().splitlines()
+    assert after[1:3] == before[1:3] and after[7:9] == before[5:7]
+    assert after[3] != before[3]  # then the re-targeted learning rate (lower loss, here)
+    assert (workdir / "runs" / "planned" / "metrics.csv").read_bytes() == (
+        folder / "metrics.csv"
+    ).read_bytes()
+    config_a, extended = dqn_jax.load(folder)
+    config_b, planned = dqn_jax.load(workdir / "runs" / "planned")
+    assert config_a == config_b and config_a.extensions == ((1000, 2000),)
+    assert_bitwise(extended.state, planned.state)
+
+
+def test_extending_refuses_a_shorter_run_or_one_whose_rate_reached_0(capsys, workdir, runs):
+    full = str(workdir / "runs" / "full")
+    before = (workdir / "runs" / "full" / "config.json").read_bytes()
+    result = main_in_process(capsys, "train", "--resume", full, "--total-timesteps", "1000")
+    assert_one_line_error(result, "total_timesteps=1000", "beyond", "2000")
+    result = main_in_process(capsys, "train", "--resume", full, "--total-timesteps", "4000")
+    assert_one_line_error(result, "planned end", "lr_decay", "decayed to 0")
+    result = main_in_process(
+        capsys, "train", "--resume", full, "--total-timesteps", "4000", "--gamma", "0.9"
+    )
+    assert_one_line_error(result, "different config", "gamma")
+    assert (workdir / "runs" / "full" / "config.json").read_bytes() == before
 
 
 # --- eval, plot, render ---------------------------------------------------------------------------

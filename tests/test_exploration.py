@@ -118,3 +118,65 @@ def test_boltzmann_traced_temperature_under_vmap():
     actions = jax.jit(jax.vmap(boltzmann))(jax.random.split(key(7), 2), qs, temps)
     np.testing.assert_array_equal(actions, [1, 0])
     assert actions.dtype == jnp.int32
+
+
+_batched_boltzmann = jax.jit(jax.vmap(boltzmann, in_axes=(0, None, None)))
+
+
+@pytest.mark.parametrize(
+    ("q", "greedy"),
+    [
+        ([1.0, 2.0, 0.5], 1),  # q / T overflows to inf for every action: not action 0
+        ([-3.0, -1.0, -2.0, -1.5], 1),  # all negative: q / T is -inf for every action
+        ([0.0, 0.0, 1e-30], 2),  # a gap far below the temperature's scale still counts
+        ([5.0, 4.0], 0),
+    ],
+)
+# 1e-38 and 1e-45 are below float32's smallest normal number: XLA on CPU flushes them to 0.
+@pytest.mark.parametrize("temperature", [1e-36, 1e-38, 1e-45])
+def test_boltzmann_at_a_tiny_temperature_is_greedy(q, greedy, temperature):
+    actions = _batched_boltzmann(jax.random.split(key(8), 2000), jnp.array(q), temperature)
+    np.testing.assert_array_equal(actions, greedy)
+
+
+def test_boltzmann_at_a_tiny_temperature_splits_ties_between_the_maxima_only():
+    q = jnp.array([0.0, 2.0, -1.0, 2.0])
+    actions = np.asarray(_batched_boltzmann(jax.random.split(key(9), 4000), q, 1e-38))
+    counts = np.bincount(actions, minlength=4)
+    assert counts[0] == counts[2] == 0
+    # each tied action has probability 1/2: sd sqrt(0.25 / 4000) ~ 0.008, tolerance ~ 6 sd
+    np.testing.assert_allclose(counts[[1, 3]] / 4000, 0.5, atol=0.05)
+
+
+@pytest.mark.parametrize("temperature", [0.05, 0.7, 5.0])
+def test_boltzmann_matches_the_exact_softmax_at_usual_temperatures(temperature):
+    q = np.array([1.0, 1.1, 0.0, 0.95])
+    actions = _batched_boltzmann(jax.random.split(key(10), 40_000), jnp.asarray(q), temperature)
+    freq = np.bincount(np.asarray(actions), minlength=4) / 40_000
+    logits = q / temperature
+    expected = np.exp(logits - logits.max())
+    expected /= expected.sum()
+    np.testing.assert_allclose(freq, expected, atol=5 * np.sqrt(0.25 / 40_000))
+
+
+def test_the_loop_acts_greedily_at_a_tiny_temperature(tiny_config):
+    """Through the train loop's policy: with no gradient step yet, every stored action is the
+    argmax of the initial network's Q-values."""
+    from dataclasses import replace
+
+    import equinox as eqx
+
+    from dqn_jax import HParams, make_train
+
+    config = replace(
+        tiny_config, exploration="boltzmann", temperature_start=1e-38, temperature_end=1e-38
+    )
+    train = make_train(config)
+    hparams = HParams.from_config(config)
+    state = train.init(key(12), hparams)  # a network that is greedy on both actions
+    network = eqx.combine(state.params.online, train.q_static)
+    state, _ = jax.jit(train.step)(state, hparams, 0)  # 500 env steps, learning starts at 600
+    stored = jax.tree.map(lambda x: x[: int(state.replay.size)], state.replay.storage)
+    greedy = np.argmax(np.asarray(jax.vmap(network)(stored.obs)), axis=-1)
+    assert 0 < np.mean(greedy) < 1  # both actions are greedy somewhere: action 0 alone fails
+    np.testing.assert_array_equal(stored.action, greedy)

@@ -1,7 +1,8 @@
 """Sweeps (``dqn_jax.sweep``): a vmapped sweep matches its runs one by one, sharded and chunked
-sweeps match the plain one, new hyper-parameter values compile nothing, progress is one host call
-per report, shards of the agents axis merge back into the sweep (``dqn_jax.scale.shards``), the tidy
-table, bytes per agent, and bad input refused before anything compiles.
+sweeps match the plain one, and so does a tracked one (interval by interval), new hyper-parameter
+values compile nothing, progress is one host call per report, shards of the agents axis merge back
+into the sweep (``dqn_jax.scale.shards``), the tidy table, bytes per agent, and bad input refused
+before anything compiles.
 
 Vmapped, chunked and sharded programs may round batched matmuls differently, so bit-identity is
 not promised: on these runs the largest observed gap over every metric and network weight is
@@ -44,6 +45,7 @@ from dqn_jax import (
     sweep,
     to_table,
 )
+from dqn_jax.loop.tracking import AgentLabel
 from dqn_jax.scale.shards import check_part, shard_range
 
 # The module (``dqn_jax.sweep`` is the function of the same name).
@@ -341,6 +343,50 @@ def test_a_diverged_agent_of_a_shard_is_named_by_its_place_in_the_sweep(shards_o
         merge_sweeps([parts[0], bad, parts[2]])
     assert isinstance(error.value.result, SweepResult)
     assert merge_sweeps([parts[0], bad, parts[2]], check=False).num_seeds == SEEDS
+
+
+class Reports:
+    def __init__(self, interval: int) -> None:
+        self.interval = interval
+        self.steps: list[list[int]] = []
+
+    def __call__(self, env_steps, recent_return) -> None:
+        self.steps.append(np.asarray(env_steps).tolist())
+
+
+def test_tracked_sweep_matches_the_one_program_sweep(base, config):
+    """With a tracker the sweep runs interval by interval, its two chunks taking turns: the
+    tracker sees every agent at every logging point, and the result is the same."""
+    calls = []
+    progress = Reports(500)
+    tracked = sweep(
+        config,
+        SEEDS,
+        COMBOS,
+        key=jax.random.key(SEED),
+        devices=jax.devices()[:1],
+        chunk_size=4,  # 6 agents: a chunk of 4 and a padded one of 2
+        progress=progress,
+        tracker=lambda metrics, agents: calls.append((metrics, agents)),
+    )
+    assert_leaves_close([np.asarray(x) for x in jax.tree.leaves(tracked.result)], base)
+    steps = [500, 1000, 1500]
+    assert [m.env_steps.tolist() for m, _ in calls] == [[n] * 6 for n in steps]
+    for i, (metrics, _) in enumerate(calls):
+        for name in Metrics._fields:
+            want = np.asarray(getattr(tracked.result.metrics, name))[..., i].reshape(-1)
+            np.testing.assert_array_equal(getattr(metrics, name), want)
+    lr, gamma, tau = config.learning_rate, config.gamma, config.tau
+    points = [(1e-3, gamma, tau), (1e-2, 0.9, tau), (lr, 0.95, 0.5)]
+    assert calls[0][1] == [
+        AgentLabel(s, tuple(zip(("learning_rate", "gamma", "tau"), p, strict=True)))
+        for p in points
+        for s in range(SEEDS)
+    ]
+    # The bar counts both chunks' runs, interval by interval: (i, c) is at (2 i + c + 1) * 500.
+    assert progress.steps == [
+        [1000 * i + 500 * c + 500] * n for i in range(3) for c, n in ((0, 4), (1, 2))
+    ]
 
 
 # --- the table and the memory figure --------------------------------------------------------------

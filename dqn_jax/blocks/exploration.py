@@ -1,4 +1,4 @@
-"""Exploration: the linear epsilon schedule and the epsilon-greedy policy."""
+"""Exploration: the linear epsilon schedule, and the epsilon-greedy and Boltzmann policies."""
 
 from __future__ import annotations
 
@@ -60,6 +60,12 @@ def boltzmann(
     temperature is in the units of Q: differences between actions' values much smaller than it
     are ignored.
 
+    The logits are ``(q - max_a q) / temperature`` with the maxima set to exactly 0: the same
+    softmax, but a tiny temperature sends the other logits to ``-inf``. ``q / temperature``
+    would overflow instead (a temperature below float32's smallest normal number, 1.2e-38, is
+    flushed to 0), and ``jax.random.categorical`` would return the first infinite logit. So the
+    ``temperature -> 0`` limit is the greedy action, uniform among tied maxima.
+
     Args:
         key: PRNG key.
         q_values: Q-values of one observation, shape ``(num_actions,)``.
@@ -69,4 +75,7 @@ def boltzmann(
         The action, an int32 scalar.
     """
     chex.assert_rank(q_values, 1)
-    return jax.random.categorical(key, q_values / temperature).astype(jnp.int32)
+    best = jnp.max(q_values)
+    # Exactly 0 where q == best, also when the temperature is flushed to 0 (0 / 0 is NaN).
+    logits = jnp.where(q_values == best, 0.0, (q_values - best) / temperature)
+    return jax.random.categorical(key, logits).astype(jnp.int32)

@@ -11,6 +11,7 @@ import optax
 from jaxtyping import Array, Float, Int, PyTree
 
 from dqn_jax.blocks.replay import Transition
+from dqn_jax.blocks.schedules import learning_rate_scale
 from dqn_jax.blocks.value_learning import (
     double_q_learning_target,
     n_step_return,
@@ -67,14 +68,15 @@ class UpdateInfo(NamedTuple):
 
 def make_optimizer(config: DQNConfig, hparams: HParams) -> optax.GradientTransformation:
     """Global-norm clipping then Adam; with ``config.lr_decay`` the learning rate falls linearly
-    to 0 over the run's ``config.num_updates`` gradient steps.
+    to 0 over the run's ``config.num_updates`` gradient steps (for an extended run, from its
+    value at the extension to 0 at the new end: ``dqn_jax.blocks.schedules``).
 
     The hyper-parameters may be traced: build the optimiser inside the jitted function.
     """
     if config.lr_decay:
 
         def learning_rate(count: Array) -> Array:
-            return hparams.learning_rate * jnp.maximum(0.0, 1.0 - count / config.num_updates)
+            return hparams.learning_rate * learning_rate_scale(config, count)
 
     else:
         learning_rate = hparams.learning_rate

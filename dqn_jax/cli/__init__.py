@@ -1,7 +1,7 @@
 """The ``dqn-jax`` command line (also ``python -m dqn_jax``).
 
     dqn-jax train  [--config FILE] [--FIELD VALUE ...] [--seeds N] [--out runs/NAME]
-    dqn-jax train  --resume runs/NAME
+    dqn-jax train  --resume runs/NAME [--total-timesteps N]
     dqn-jax sweep  --grid learning_rate=1e-3,3e-4 gamma=0.99,0.995 [--seeds N] [--chunk-size K]
     dqn-jax sweep  ... --shard I/N --out runs/NAME     (one part of N; then: dqn-jax merge)
     dqn-jax sweep  ... --ray auto|local|ADDRESS --out runs/NAME   (shards as Ray tasks)
@@ -36,6 +36,9 @@ import numpy as np
 
 SUBCOMMANDS = ("train", "sweep", "merge", "eval", "plot", "render")
 PLOT_INSTALL_HINT = 'pip install "dqn-jax[plot]"'
+TENSORBOARD_INSTALL_HINT = 'pip install "dqn-jax[tensorboard]"'  # as in dqn_jax.tracking
+WANDB_INSTALL_HINT = 'pip install "dqn-jax[wandb]"'
+TENSORBOARD_DIR = "tensorboard"
 
 
 class UsageError(Exception):
@@ -167,6 +170,18 @@ def _add_output_flags(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="STEPS",
         help="env steps between progress-bar updates (default 1000)",
+    )
+    parser.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="write every logging point to TensorBoard event files in OUT/tensorboard/ as "
+        f"training runs (needs --out or --resume; {TENSORBOARD_INSTALL_HINT})",
+    )
+    parser.add_argument(
+        "--wandb",
+        metavar="PROJECT",
+        help="log every logging point to the W&B project PROJECT as training runs "
+        f"(WANDB_MODE=offline keeps it in OUT/wandb/; {WANDB_INSTALL_HINT})",
     )
 
 
@@ -311,7 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--resume",
         metavar="DIR",
-        help="continue the run saved in DIR from its last checkpoint",
+        help="continue the run saved in DIR from its last checkpoint; with --total-timesteps "
+        "N beyond its planned end, extend it to N env steps",
     )
     train.set_defaults(handler=_cmd_train)
 
@@ -445,16 +461,42 @@ def _new_run_folder(out: str | None, overwrite: bool) -> Path | None:
 
 def _agent_labels(info: Any, hparams: Any, batch_shape: tuple[int, ...]) -> list[str]:
     """One label per agent (flattened): ``seed i``, after the swept values for a sweep."""
+    from dqn_jax.loop.tracking import agent_labels
     from dqn_jax.storage.runs import flatten_agents, grid_of
 
-    seeds = info.seeds
-    names = grid_of(info)
-    columns = {n: flatten_agents(getattr(hparams, n), batch_shape) for n in names}
-    labels = []
-    for agent in range(int(np.prod(batch_shape, dtype=int))):
-        swept = "".join(f"{n}={columns[n][agent]:.6g} " for n in names)
-        labels.append(f"{swept}seed {agent % seeds}")
-    return labels
+    swept = {n: flatten_agents(getattr(hparams, n), batch_shape) for n in grid_of(info)}
+    num_agents = int(np.prod(batch_shape, dtype=int))
+    return [str(label) for label in agent_labels(num_agents, info.seeds, swept)]
+
+
+def _tracker(args: argparse.Namespace, folder: Path | None, info: Any, start_steps: int) -> Any:
+    """The trackers that ``--tensorboard`` and ``--wandb`` ask for (``None`` if neither), made
+    before anything compiles; a missing extra is a usage error naming the pip command."""
+    from dqn_jax.loop.tracking import TensorBoardTracker, Trackers, WandbTracker
+    from dqn_jax.storage.config_file import config_to_dict
+
+    if args.tensorboard and folder is None:
+        raise UsageError("--tensorboard writes into the run folder: give --out runs/NAME")
+    trackers = Trackers([])
+    try:
+        if args.tensorboard:
+            # Points an interrupted process wrote after the checkpoint are dropped.
+            logdir = folder / TENSORBOARD_DIR
+            trackers.trackers.append(TensorBoardTracker(logdir, purge_step=start_steps + 1))
+        if args.wandb is not None:
+            config = {**config_to_dict(info.config), "seed": info.seed, "seeds": info.seeds}
+            trackers.trackers.append(
+                WandbTracker(
+                    args.wandb,
+                    name=None if folder is None else folder.name,
+                    dir=folder,
+                    config={**config, "grid": info.grid},
+                )
+            )
+    except ImportError as error:
+        trackers.close()
+        raise UsageError(str(error)) from None
+    return trackers if trackers.trackers else None
 
 
 def _evaluate_agents(config: Any, network: Any, key: Any, episodes: int) -> np.ndarray:
@@ -526,8 +568,10 @@ def _run(
     info: Any,
     folder: Path | None,
     args: argparse.Namespace,
+    tracker: Any = None,
 ) -> None:
-    """Trains (from ``start``: a Checkpoint or (keys, hparams)), prints, saves and evaluates."""
+    """Trains (from ``start``: a Checkpoint or (keys, hparams)), prints, saves and evaluates;
+    feeds ``tracker`` (closed at the end) at every logging point."""
     import jax
 
     from dqn_jax.loop.progress import DEFAULT_INTERVAL, ProgressBar
@@ -560,11 +604,14 @@ def _run(
             seeds=info.seeds,
             grid_names=grid_of(info),
             progress=progress,
+            tracker=tracker,
         )
         jax.block_until_ready(checkpoint.state)
     finally:
         if progress is not None:
             progress.close()
+        if tracker is not None:
+            tracker.close()
     seconds = time.perf_counter() - begin
     if checkpoint.metrics is not None:
         _print_table(checkpoint.metrics)
@@ -606,12 +653,14 @@ def _batch_shape_of(start: Any) -> tuple[int, ...]:
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
+    from dqn_jax.storage.checkpoint import save_checkpoint
     from dqn_jax.storage.config_file import config_diff, config_to_dict
     from dqn_jax.storage.runs import (
         CHECKPOINT_FILE,
         RunInfo,
         agent_hparams,
         agent_keys,
+        extend,
         load_checkpoint,
         read_config,
         write_config,
@@ -621,15 +670,30 @@ def _cmd_train(args: argparse.Namespace) -> None:
     if args.resume is not None:
         folder = Path(args.resume)
         info = read_config(folder)
+        wanted = info.config
         if values:
             wanted = _config({**config_to_dict(info.config), **values})
-            if wanted != info.config:
+            length = {"total_timesteps": info.config.total_timesteps}  # may change: extension
+            if config_to_dict(wanted) | length != config_to_dict(info.config):
                 raise UsageError(
                     f"{folder} was trained with a different config: "
                     + "; ".join(config_diff(info.config, wanted))
                 )
         checkpoint = load_checkpoint(folder / CHECKPOINT_FILE, info.config)
+        before = info.config.total_timesteps
+        if wanted.total_timesteps != before:
+            checkpoint = extend(checkpoint, wanted.total_timesteps)
+            info = dataclasses.replace(info, config=checkpoint.config)
         config = info.config
+        tracker = _tracker(args, folder, info, checkpoint.interval * config.log_interval)
+        if config.total_timesteps != before:
+            # The checkpoint first: config.json then never names a plan the checkpoint lacks.
+            save_checkpoint(folder / CHECKPOINT_FILE, checkpoint)
+            write_config(folder, info)
+            print(
+                f"Extended {folder} from {before:,} to {config.total_timesteps:,} env steps: the "
+                "learning-rate decay and PER's beta now end there; epsilon keeps its schedule"
+            )
         if checkpoint.interval >= config.num_logs:
             print(f"{folder} is trained to its end ({config.total_timesteps:,} env steps)")
         else:
@@ -638,13 +702,14 @@ def _cmd_train(args: argparse.Namespace) -> None:
                 f"{config.total_timesteps:,} ...",
                 flush=True,
             )
-        _run(config, checkpoint, info, folder, args)
+        _run(config, checkpoint, info, folder, args, tracker)
         return
 
     config = _config(values)
     folder = _new_run_folder(args.out, args.overwrite)
     agents = None if args.seeds == 1 else args.seeds
     info = RunInfo(config, args.seed, args.seeds, None)
+    tracker = _tracker(args, folder, info, 0)
     if folder is not None:
         write_config(folder, info)
     batch = f" with {args.seeds} seeds as one program" if args.seeds > 1 else ""
@@ -654,7 +719,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
     )
     hparams = agent_hparams(config, agents)
     start = (agent_keys(args.seed, agents), hparams)
-    _run(config, start, info, folder, args)
+    _run(config, start, info, folder, args, tracker)
 
 
 def _parse_grid(items: Sequence[str], config: Any) -> dict[str, list[float]]:
@@ -700,6 +765,11 @@ def _cmd_sweep(args: argparse.Namespace) -> None:
         flag = "--shard" if args.shard is not None else "--ray"
         if folder is None:
             raise UsageError(f"{flag} needs --out: the run folder the parts are saved into")
+        if args.tensorboard or args.wandb is not None:
+            tracking = "--tensorboard" if args.tensorboard else "--wandb"
+            raise UsageError(
+                f"{tracking} follows one process's sweep: it cannot be combined with {flag}"
+            )
     if args.shard is not None:
         _sweep_shard(args, config, info, folder, agents)
         return
@@ -711,18 +781,24 @@ def _cmd_sweep(args: argparse.Namespace) -> None:
             f"program) on {config.env_name} for {config.total_timesteps:,} env steps ...",
             flush=True,
         )
+        tracker = _tracker(args, folder, info, 0)
         begin = time.perf_counter()
-        swept = sweep(
-            config,
-            args.seeds,
-            grid,
-            key=jax.random.key(args.seed),
-            chunk_size=args.chunk_size,
-            memory_budget=args.memory_budget,
-            progress=False if args.quiet else args.progress_interval or DEFAULT_INTERVAL,
-            keep_state=folder is not None,  # the checkpoint needs it; evaluation the networks
-            check=False,  # saved first, then checked below
-        )
+        try:
+            swept = sweep(
+                config,
+                args.seeds,
+                grid,
+                key=jax.random.key(args.seed),
+                chunk_size=args.chunk_size,
+                memory_budget=args.memory_budget,
+                progress=False if args.quiet else args.progress_interval or DEFAULT_INTERVAL,
+                keep_state=folder is not None,  # the checkpoint needs it; evaluation the networks
+                check=False,  # saved first, then checked below
+                tracker=tracker,
+            )
+        finally:
+            if tracker is not None:
+                tracker.close()
         seconds = time.perf_counter() - begin
     _finish_sweep(args, swept, info, folder, seconds, saved=args.ray is not None)
 

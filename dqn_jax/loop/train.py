@@ -29,6 +29,7 @@ from dqn_jax.blocks.exploration import boltzmann, epsilon_greedy, linear_schedul
 from dqn_jax.blocks.networks import QNetwork
 from dqn_jax.blocks.prioritized import PriorityState
 from dqn_jax.blocks.replay import ReplayState, Transition
+from dqn_jax.blocks.schedules import per_beta
 from dqn_jax.blocks.target_network import crossings, update_target
 from dqn_jax.blocks.update import QParams, batch_from_sequence, make_optimizer, td_update
 from dqn_jax.config import DQNConfig, HParams
@@ -257,7 +258,7 @@ def make_train(
                 state.replay, sample_key, config.batch_size, config.n_step, stride=num_envs
             )
         else:
-            beta = linear_schedule(hparams.per_beta, 1.0, config.total_timesteps, state.env_steps)
+            beta = per_beta(config, hparams.per_beta, state.env_steps)
             start, weight = prioritized.sample(
                 state.priorities,
                 sample_key,
@@ -357,6 +358,13 @@ def make_train(
     def step(
         state: TrainState, hparams: HParams, interval: Int[Array, ""] | int
     ) -> tuple[TrainState, Metrics]:
+        if not isinstance(interval, jax.core.Tracer) and not 0 <= int(interval) < config.num_logs:
+            raise ValueError(
+                f"interval={int(interval)} is outside the run's logging intervals "
+                f"[0, {config.num_logs - 1}] (total_timesteps={config.total_timesteps}): its "
+                "schedules end there. To train on, extend the run: dqn_jax.runs.extend("
+                "checkpoint, total_timesteps) or dqn-jax train --resume RUN --total-timesteps N"
+            )
         rounds = interval * rounds_per_log + jnp.arange(rounds_per_log)
         state, _ = jax.lax.scan(lambda s, r: (round_and_report(s, hparams, r), None), state, rounds)
         if config.eval_episodes > 0:

@@ -18,6 +18,10 @@ combination shares the same ``num_seeds`` keys), runs ``jax.vmap(train)`` over i
   parts that run on other hosts and ``merge_sweeps`` back into this sweep.
 - **Processes.** Under ``jax.distributed`` the devices span processes (``distributed``):
   inputs are placed per process, results gathered on every process, progress drawn by process 0.
+- **Tracking.** With ``tracker=`` (``dqn_jax.loop.tracking``) the sweep runs interval by interval
+  instead: a jitted ``init`` and a jitted ``train.step`` of the chunk, called from the host, so
+  the tracker sees every logging point of every agent while the sweep runs. Several chunks take
+  turns at each interval, the waiting ones' states in host memory.
 
 Programs are cached per (config, chunk, devices, progress interval, keep_state): a second sweep
 with new hyper-parameter values or keys of the same shape compiles nothing.
@@ -32,6 +36,7 @@ import numbers
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -40,7 +45,8 @@ from jaxtyping import PRNGKeyArray
 
 from dqn_jax.config import HPARAM_RANGES, DQNConfig, HParams
 from dqn_jax.loop.progress import DEFAULT_INTERVAL, Progress, ProgressBar
-from dqn_jax.loop.train import TrainResult, abstract_state, make_train
+from dqn_jax.loop.tracking import AgentLabel, Tracker, flat_metrics
+from dqn_jax.loop.train import Metrics, TrainResult, TrainState, abstract_state, make_train
 from dqn_jax.scale import distributed, divergence, shards
 from dqn_jax.scale.divergence import DivergenceError
 from dqn_jax.scale.result import SweepResult
@@ -213,6 +219,28 @@ def _program(
     return jax.jit(run, in_shardings=sharding, out_shardings=sharding), sharding, relay
 
 
+@functools.lru_cache(maxsize=8)
+def _interval_programs(
+    config: DQNConfig, chunk: int, devices: tuple[jax.Device, ...], interval: int | None
+) -> tuple[Callable[..., TrainState], Callable[..., Any], Any, NamedSharding | None, _Relay | None]:
+    """The jitted ``vmap(train.init)`` and ``vmap(train.step)`` over ``chunk`` agents, the
+    network's static part, the agents' sharding (if several devices) and the progress relay."""
+    relay = None if interval is None else _Relay(interval)
+    train = make_train(config, progress=relay)
+    init = jax.vmap(train.init)
+    step = jax.vmap(train.step, in_axes=(0, 0, None))
+    if len(devices) == 1:
+        return jax.jit(init), jax.jit(step), train.q_static, None, relay
+    mesh = Mesh(np.asarray(devices), ("agents",))
+    sharding = NamedSharding(mesh, PartitionSpec("agents"))
+    replicated = NamedSharding(mesh, PartitionSpec())
+    init = jax.jit(init, in_shardings=sharding, out_shardings=sharding)
+    step = jax.jit(
+        step, in_shardings=(sharding, sharding, replicated), out_shardings=(sharding, sharding)
+    )
+    return init, step, train.q_static, sharding, relay
+
+
 def _stack(trees: Sequence[Any]) -> Any:
     return jax.tree.map(lambda *xs: np.stack(xs), *trees)
 
@@ -230,6 +258,7 @@ def sweep(
     keep_state: bool = False,
     check: bool = True,
     shard: tuple[int, int] | None = None,
+    tracker: Tracker | None = None,
 ) -> SweepResult | SweepPart:
     """Trains ``num_seeds`` seeds of every hyper-parameter combination as one program.
 
@@ -263,6 +292,10 @@ def sweep(
             ``[i * k, min((i + 1) * k, N))`` with ``k = ceil(N / n)``, each with the key and
             hyper-parameters it has in the whole sweep (see ``scale.shards``). ``chunk_size``
             and ``memory_budget`` then cut the shard's ``k`` agents.
+        tracker: called at every logging point, while the sweep runs, with every agent's
+            metrics and labels (``dqn_jax.loop.tracking``: the seed and the swept values). The sweep
+            then runs interval by interval (see the module's docstring); not
+            under ``jax.distributed``.
 
     Returns:
         A :class:`SweepResult`: leaves of shape ``(num_combos, num_seeds, ...)``; with
@@ -279,6 +312,11 @@ def sweep(
     _check_positive_int("num_seeds", num_seeds)
     combos = _combos(config, hparams_grid)
     _check_key(key)
+    if tracker is not None and distributed.is_multiprocess():
+        raise ValueError(
+            "tracker= is not available under jax.distributed: give each process its own "
+            "sweep with shard= instead"
+        )
     devices = _devices(devices)
     num_agents = len(combos) * num_seeds
     # This program's agents: [first, first + count) of the global axis, compiled for `size`.
@@ -298,6 +336,65 @@ def sweep(
     agent_keys = jax.random.split(key, num_seeds)[agent % num_seeds]
 
     interval = _interval(progress) if target is None else int(target.interval)
+    if tracker is not None:
+        names = _swept(combos)
+        labels = [
+            AgentLabel(
+                a % num_seeds,
+                tuple((n, combos[a // num_seeds].get(n, getattr(config, n))) for n in names),
+            )
+            for a in range(first, first + count)
+        ]
+        result = _tracked(
+            config,
+            chunk,
+            devices,
+            interval,
+            target,
+            bar,
+            tracker,
+            labels,
+            agent_keys,
+            agent_hparams,
+        )
+        if not keep_state:
+            result = result._replace(state=None)
+    else:
+        result = _run_chunks(
+            config,
+            chunk,
+            devices,
+            interval,
+            keep_state,
+            target,
+            bar,
+            agent_keys,
+            agent_hparams,
+            count,
+            num_chunks,
+        )
+    if shard is not None:
+        agents = (first, first + count)
+        return _part(
+            result, hparams, combos, num_seeds, shard, agents, config, key, chunk, devices, check
+        )
+    return _finish(result, combos, num_seeds, hparams, check)
+
+
+def _run_chunks(
+    config: DQNConfig,
+    chunk: int,
+    devices: tuple[jax.Device, ...],
+    interval: int | None,
+    keep_state: bool,
+    target: Progress | None,
+    bar: ProgressBar | None,
+    agent_keys: PRNGKeyArray,
+    agent_hparams: HParams,
+    count: int,
+    num_chunks: int,
+) -> TrainResult:
+    """The sweep's chunks one after the other, each one program; the flat (padded) result."""
     run, sharding, relay = _program(config, chunk, devices, interval, keep_state)
     if sharding is None:
         place = functools.partial(jax.device_put, device=devices[0])
@@ -334,11 +431,18 @@ def sweep(
     result = outputs[0]
     if num_chunks > 1:
         result = jax.tree.map(lambda *xs: jnp.concatenate(xs), *outputs)
-    if shard is not None:
-        agents = (first, first + count)
-        return _part(
-            result, hparams, combos, num_seeds, shard, agents, config, key, chunk, devices, check
-        )
+    return result
+
+
+def _finish(
+    result: TrainResult,
+    combos: list[dict[str, float]],
+    num_seeds: int,
+    hparams: HParams,
+    check: bool,
+) -> SweepResult:
+    """The flat (padded) agents' result as a :class:`SweepResult`, checked if ``check``."""
+    num_agents = len(combos) * num_seeds
     result = jax.tree.map(
         lambda x: x[:num_agents].reshape(len(combos), num_seeds, *x.shape[1:]), result
     )
@@ -393,6 +497,70 @@ def _interval(progress: bool | int | Progress | None) -> int | None:
     if progress is True:
         return DEFAULT_INTERVAL
     return int(progress) if isinstance(progress, int) else int(progress.interval)
+
+
+def _swept(combos: list[dict[str, float]]) -> list[str]:
+    """The hyper-parameters the combinations name, in order of first appearance."""
+    return list(dict.fromkeys(name for combo in combos for name in combo))
+
+
+def _tracked(
+    config: DQNConfig,
+    chunk: int,
+    devices: tuple[jax.Device, ...],
+    interval: int | None,
+    target: Progress | None,
+    bar: ProgressBar | None,
+    tracker: Tracker,
+    labels: list[AgentLabel],
+    agent_keys: PRNGKeyArray,
+    agent_hparams: HParams,
+) -> TrainResult:
+    """The sweep interval by interval, feeding ``tracker`` at every logging point.
+
+    Returns the flat agents' result with its final state (padded; the metrics are not).
+    """
+    init, step, q_static, sharding, relay = _interval_programs(config, chunk, devices, interval)
+    place = functools.partial(jax.device_put, device=sharding or devices[0])
+    num_agents, padded = len(labels), len(agent_keys)
+    parts = [slice(c, c + chunk) for c in range(0, padded, chunk)]
+    # The chunks take turns: the waiting ones' states stay in host memory.
+    park = (lambda x: jax.device_put(x, jax.devices("cpu")[0])) if len(parts) > 1 else (lambda x: x)
+    hparams = [jax.tree.map(lambda x, p=p: place(x[p]), agent_hparams) for p in parts]
+    states = [park(init(place(agent_keys[p]), h)) for p, h in zip(parts, hparams, strict=True)]
+    points = []
+    if relay is not None:
+        relay.target = target
+    try:
+        for i in range(config.num_logs):
+            outputs = []
+            for c, part in enumerate(parts):
+                if relay is not None:
+                    if len(parts) > 1:  # the previous chunk's reports are in before it changes
+                        jax.block_until_ready(outputs[-1] if outputs else states)
+                        jax.effects_barrier()
+                    # The bar counts num_chunks runs: interval i of chunk c is its (i, c)th.
+                    relay.offset = (i * (len(parts) - 1) + c) * config.log_interval
+                    relay.valid = min(chunk, num_agents - part.start)
+                state, metrics = step(place(states[c]), hparams[c], jnp.int32(i))
+                states[c] = park(state)
+                outputs.append(metrics)
+            metrics = flat_metrics(jax.tree.map(lambda *xs: np.concatenate(xs), *outputs))
+            metrics = Metrics(*(x[:num_agents] for x in metrics))
+            tracker(metrics, labels)
+            points.append(metrics)
+        jax.effects_barrier()
+    finally:
+        if relay is not None:
+            relay.target = None
+        if bar is not None:
+            bar.close()
+    state = (
+        states[0] if len(states) == 1 else jax.tree.map(lambda *xs: jnp.concatenate(xs), *states)
+    )
+    metrics = jax.tree.map(lambda *xs: np.stack(xs, axis=-1), *points)
+    q_network = eqx.combine(state.params.online, q_static)
+    return TrainResult(q_network, jax.tree.map(jnp.asarray, metrics), state)
 
 
 def _check_key(key: Any) -> None:

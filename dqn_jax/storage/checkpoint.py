@@ -11,6 +11,7 @@ a corrupted one is a ``ValueError`` that names the file and the mismatch.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import io
@@ -111,8 +112,8 @@ def _like(
 
 def save_checkpoint(path: str | Path, checkpoint: Checkpoint) -> None:
     """Writes ``checkpoint`` to ``path``: to a temporary file in the same folder, then
-    ``os.replace`` (``dqn_jax.atomic_file``), so a crash leaves either the old file or the new
-    one, never half of one."""
+    ``os.replace`` (``dqn_jax.storage.atomic_file``), so a crash leaves either the old file or
+    the new one, never half of one."""
     path = Path(path)
     state, hparams, metrics = checkpoint.state, checkpoint.hparams, checkpoint.metrics
     batch_shape = checkpoint.batch_shape
@@ -185,6 +186,15 @@ def load_checkpoint(path: str | Path, config: DQNConfig | None = None) -> Checkp
     except (KeyError, TypeError, ValueError) as error:
         raise ValueError(f"{path}: the checkpoint's config is invalid: {error}") from None
     if config is not None and saved != config:
+        differ = {f.name for f in dataclasses.fields(DQNConfig)}
+        differ = {n for n in differ if getattr(saved, n) != getattr(config, n)}
+        if "total_timesteps" in differ and differ <= {"total_timesteps", "extensions"}:
+            raise ValueError(
+                f"{path} was saved for total_timesteps={saved.total_timesteps}, not "
+                f"{config.total_timesteps}: a run's length sets its schedules. To train it "
+                "longer, extend it: dqn_jax.runs.extend(checkpoint, total_timesteps), or "
+                "dqn-jax train --resume RUN --total-timesteps N"
+            )
         raise ValueError(
             f"{path} was saved with a different config: " + "; ".join(config_diff(saved, config))
         )

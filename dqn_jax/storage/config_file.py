@@ -78,6 +78,11 @@ def _parse_typed(tp: Any, text: str) -> Any:
         return float(text)
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        if typing.get_args(args[0]) == (int, int):  # extensions: S:T,S:T
+            pairs = [item.split(":") for item in text.split(",") if item.strip()]
+            if any(len(p) != 2 for p in pairs):
+                raise ValueError(text)
+            return tuple((_parse_int(a), _parse_int(b)) for a, b in pairs)
         if typing.get_origin(args[0]) is tuple:  # pairs: env_kwargs as k=v,k=v or JSON
             if text.strip().startswith("{"):
                 return tuple(sorted(json.loads(text).items()))
@@ -102,6 +107,8 @@ def describe_type(name: str) -> str:
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin is typing.Literal:
         return " or ".join(map(str, args)) + suffix
+    if origin is tuple and typing.get_args(args[0]) == (int, int):
+        return "comma-separated ENV_STEP:PLANNED_END pairs" + suffix
     if origin is tuple and typing.get_origin(args[0]) is tuple:
         return "comma-separated key=value pairs" + suffix
     if origin is tuple:

@@ -6,7 +6,7 @@
   hyper-parameter grid (if any) and the dqn_jax, jax and equinox versions;
 - ``metrics.csv``: one row per agent and logging point, the ``Metrics`` fields as columns, after a
   ``seed`` column and (for sweeps) one column per swept hyper-parameter;
-- ``checkpoint.eqx``: the latest checkpoint (``dqn_jax.checkpoint``);
+- ``checkpoint.eqx``: the latest checkpoint (``dqn_jax.storage.checkpoint``);
 - the plots and animations made from it.
 
 Agents are batched: the leaves of a run's state have its batch shape in front, ``()`` for one
@@ -33,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from dqn_jax.config import HPARAM_RANGES, DQNConfig, HParams
+from dqn_jax.loop.tracking import Tracker, agent_labels, flat_metrics
 from dqn_jax.loop.train import Metrics, TrainResult, TrainState, make_train
 from dqn_jax.storage.atomic_file import write_atomic
 from dqn_jax.storage.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
@@ -219,7 +220,7 @@ def agent_hparams(config: DQNConfig, agents: int | None) -> HParams:
 
     Returns:
         ``HParams`` of scalars for one unbatched agent (``agents=None``), else with leaves of
-        shape ``(agents,)`` (a sweep's per-agent values come from ``dqn_jax.sweep``).
+        shape ``(agents,)`` (a sweep's per-agent values come from ``dqn_jax.scale.sweep``).
     """
     one = HParams.from_config(config)
     if agents is None:
@@ -242,6 +243,7 @@ def train_intervals(
     seeds: int | None = None,
     grid_names: tuple[str, ...] = (),
     progress: Any = None,
+    tracker: Tracker | None = None,
 ) -> Checkpoint:
     """Trains agents interval by interval with a jitted ``train.step``, saving checkpoints.
 
@@ -258,6 +260,8 @@ def train_intervals(
         seeds, grid_names: seeds per grid point and the swept hyper-parameters, for the
             columns of ``metrics.csv``.
         progress: passed to ``make_train``.
+        tracker: called after every interval with its metrics and the agents' labels
+            (``dqn_jax.loop.tracking``: seeds, and the ``grid_names`` values of each agent).
 
     Returns:
         The checkpoint at ``stop`` (also written to ``folder``).
@@ -279,8 +283,14 @@ def train_intervals(
     stop = config.num_logs if stop is None else min(stop, config.num_logs)
     chunks = [] if metrics is None else [metrics]
     checkpoint = Checkpoint(config, state, hparams, metrics, interval)
+    if tracker is not None:
+        num_agents = int(np.prod(batch_shape, dtype=int))
+        swept = {n: flatten_agents(getattr(hparams, n), batch_shape) for n in grid_names}
+        labels = agent_labels(num_agents, seeds or num_agents, swept)
     for i in range(interval, stop):
         state, new = step(state, hparams, jnp.int32(i))
+        if tracker is not None:
+            tracker(flat_metrics(new), labels)
         chunks.append(jax.tree.map(lambda x: x[..., None], new))
         if (i + 1) % checkpoint_every == 0 or i + 1 == stop:
             metrics = jax.tree.map(lambda *xs: jnp.concatenate(xs, axis=-1), *chunks)
@@ -290,6 +300,24 @@ def train_intervals(
                 save_checkpoint(Path(folder) / CHECKPOINT_FILE, checkpoint)
                 write_metrics(folder, metrics, hparams, grid_names, seeds)
     return checkpoint
+
+
+def extend(checkpoint: Checkpoint, total_timesteps: int) -> Checkpoint:
+    """The checkpoint of a run extended to train until ``total_timesteps``.
+
+    Its config is ``checkpoint.config.extend(env steps reached, total_timesteps)``: from there
+    the learning-rate decay and PER's beta run to their ends at the new ``total_timesteps``
+    (``dqn_jax.blocks.schedules``), while epsilon and the temperature keep their schedules. The
+    state, hyper-parameters, metrics and interval are unchanged; continue with
+    ``train_intervals(extended.config, extended)``.
+
+    Raises:
+        ValueError: if ``total_timesteps`` is not beyond the planned end, or the run is at its
+            end with ``lr_decay`` (its learning rate is 0 there).
+    """
+    config = checkpoint.config
+    at = checkpoint.interval * config.log_interval
+    return checkpoint._replace(config=config.extend(at, total_timesteps))
 
 
 # --- the Python face ------------------------------------------------------------------------------
