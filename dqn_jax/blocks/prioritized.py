@@ -136,7 +136,13 @@ def sample(
     probability = sum_tree.leaves(state.tree)[index] / sum_tree.total(state.tree)
     # log-space: (N P)^-beta without overflow for tiny P.
     log_weight = -beta * jnp.log(num_valid.astype(jnp.float32) * probability)
-    weight = jnp.exp(log_weight - jnp.max(log_weight))
+    max_log_weight = jnp.max(log_weight)
+    # The batch's largest weight is 1 exactly: XLA's vectorised exp of 0 may round to 1 + 1e-7.
+    weight = jnp.where(
+        log_weight == max_log_weight,
+        1.0,
+        jnp.minimum(jnp.exp(log_weight - max_log_weight), 1.0),
+    )
     return index, weight
 
 
