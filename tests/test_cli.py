@@ -487,7 +487,7 @@ def test_no_arguments_train_the_default_config():
     args = parse()
     assert args.command == "train" and args.episodes == 100 and not args.quiet
     assert args.seeds == 1 and args.out is None and args.resume is None
-    assert config_from_dict(cli._config_values(args)) == dqn_jax.DQNConfig()
+    assert config_from_dict(cli.common._config_values(args)) == dqn_jax.DQNConfig()
 
 
 def test_flags_are_generated_from_every_config_field():
@@ -496,7 +496,7 @@ def test_flags_are_generated_from_every_config_field():
         "--learning-rate", "3e-4",
         "--total-timesteps", "1e5",
     )  # fmt: skip
-    config = config_from_dict(cli._config_values(args))
+    config = config_from_dict(cli.common._config_values(args))
     assert config.hidden_sizes == (32, 32, 32) and config.double is False
     assert config.layer_norm is True and config.dueling is None
     assert parse("--env-kwargs", "a=1,b=x,c=0.5").env_kwargs == (("a", 1), ("b", "x"), ("c", 0.5))
@@ -510,11 +510,13 @@ def test_flags_are_generated_from_every_config_field():
 def test_config_file_with_flags_on_top(tmp_path):
     toml = tmp_path / "c.toml"
     toml.write_text('hidden_sizes = [8]\nlearning_rate = 0.01\ndueling = "mean"\n')
-    config = config_from_dict(cli._config_values(parse("--config", str(toml), "--gamma", "0.9")))
+    config = config_from_dict(
+        cli.common._config_values(parse("--config", str(toml), "--gamma", "0.9"))
+    )
     assert config.hidden_sizes == (8,) and config.learning_rate == 0.01
     assert config.dueling == "mean" and config.gamma == 0.9
     yaml = tmp_path / "c.yaml"
     yaml.write_text("config:\n  hidden_sizes: [8]\n  double: false\n")
     pytest.importorskip("yaml")
-    config = config_from_dict(cli._config_values(parse("--config", str(yaml))))
+    config = config_from_dict(cli.common._config_values(parse("--config", str(yaml))))
     assert config.hidden_sizes == (8,) and config.double is False
