@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import equinox as eqx
@@ -12,6 +14,16 @@ import numpy as np
 import pytest
 
 from dqn_jax import DQNConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """The environment of a child Python process that runs this tree's dqn_jax (first on
+    ``PYTHONPATH``, whichever copy is installed) on the CPU, with ``extra`` on top."""
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, "PYTHONPATH": path, "JAX_PLATFORMS": "cpu", **extra}
+
 
 # The module whose train loop wires the blocks together. Loop-level tests spy on the names it
 # looks up when it is traced (``td_update``, the policies, ``prioritized.sample``, ...), so a move

@@ -12,7 +12,6 @@ without a new interpreter), and once through a real subprocess.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
-from conftest import assert_bitwise
+from conftest import assert_bitwise, subprocess_env
 from PIL import Image
 
 import dqn_jax
@@ -81,12 +80,10 @@ def workdir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def env(workdir) -> dict[str, str]:
-    return {
-        **os.environ,
-        "JAX_PLATFORMS": "cpu",
-        "JAX_COMPILATION_CACHE_DIR": str(workdir / "jax-cache"),
-        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
-    }
+    return subprocess_env(
+        JAX_COMPILATION_CACHE_DIR=str(workdir / "jax-cache"),
+        JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -219,6 +216,29 @@ def test_extending_refuses_a_shorter_run_or_one_whose_rate_reached_0(capsys, wor
     )
     assert_one_line_error(result, "different config", "gamma")
     assert (workdir / "runs" / "full" / "config.json").read_bytes() == before
+
+
+def test_resume_finishes_an_extension_whose_config_json_was_not_written(capsys, workdir, runs):
+    """A crash between the extended checkpoint and config.json (written second) is repaired:
+    the checkpoint's config, the old one extended, is the run's."""
+    import dataclasses
+
+    from dqn_jax.storage.runs import read_config, write_config
+
+    ok(runs["extend2"])
+    folder = workdir / "runs" / "extension_crash"
+    shutil.copytree(workdir / "runs" / "extended", folder)
+    info = read_config(folder)
+    old = info.config.replace(total_timesteps=2000, extensions=())
+    write_config(folder, dataclasses.replace(info, config=old))  # as before the extension
+    result = main_in_process(capsys, "train", "--resume", str(folder), "--episodes", "0")
+    assert result.returncode == 0, result.stderr
+    assert "trained to its end (3,000 env steps)" in result.stdout
+    assert read_config(folder).config == info.config  # config.json names the extended plan
+    # a checkpoint that is not the recorded config extended is still refused
+    write_config(folder, dataclasses.replace(info, config=old.replace(gamma=0.9)))
+    result = main_in_process(capsys, "train", "--resume", str(folder), "--episodes", "0")
+    assert_one_line_error(result, "different config", "gamma")
 
 
 # --- eval, plot, render ---------------------------------------------------------------------------
@@ -406,6 +426,14 @@ def main_in_process(capsys, *argv: str) -> Exited:
         (["sweep", "--grid", "gamma=0.9", "--ray", "auto"], ["--ray", "--out"]),
         (["sweep", "--grid", "gamma=0.9", "--ray", "auto", "--shard", "0/1"], ["--ray", "--shard"]),
         (["sweep", "--grid", "gamma=0.9", "--ray-cpus", "-1"], ["--ray-cpus", "[0, inf)"]),
+        (
+            ["sweep", "--grid", "gamma=0.9", "--shard", "0/1", "--out", "x", "--tensorboard"],
+            ["--tensorboard", "--shard"],
+        ),
+        (
+            ["sweep", "--grid", "gamma=0.9", "--ray", "auto", "--out", "x", "--wandb", "p"],
+            ["--wandb", "--ray"],
+        ),
         (["merge", "does/not/exist"], ["does/not/exist"]),
         (["plot"], ["RUN"]),
         (["eval", "does/not/exist"], ["does/not/exist"]),

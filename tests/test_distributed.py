@@ -11,7 +11,6 @@ together (their compiles overlap); the kill test starts two more.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -20,7 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from conftest import TINY_KWARGS
+from conftest import TINY_KWARGS, subprocess_env
 
 TESTS = Path(__file__).resolve().parent
 WORKER = TESTS / "distributed_worker.py"
@@ -57,7 +56,7 @@ def free_port() -> int:
 def start(spec: dict, out: Path, env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, str(WORKER), json.dumps(spec), str(out)],
-        env={**os.environ, "JAX_PLATFORMS": "cpu", **env},
+        env=subprocess_env(**env),
         cwd=TESTS.parent,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -7,7 +7,6 @@ Execution uses fast mode (``DQN_JAX_FAST=1``). Deselect with ``-m "not notebooks
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import subprocess_env
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,10 +37,7 @@ def printed(cell: nbformat.NotebookNode) -> str:
 
 
 def kernel_env(cache_dir: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env["DQN_JAX_FAST"] = "1"
-    # The kernels import this tree's dqn_jax, whichever copy of the package is installed.
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    env = subprocess_env(DQN_JAX_FAST="1")  # the kernels import this tree's dqn_jax
     # A homework notebook compiles the same programs as its solution: share the compilations.
     env["JAX_COMPILATION_CACHE_DIR"] = str(cache_dir)
     env["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"

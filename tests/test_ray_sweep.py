@@ -16,11 +16,9 @@ import os
 import shutil
 from pathlib import Path
 
-import equinox as eqx
 import jax
-import numpy as np
 import pytest
-from conftest import TINY_KWARGS
+from conftest import TINY_KWARGS, assert_bitwise
 from ray_faults import KillOnce, Silent
 
 import dqn_jax
@@ -37,21 +35,6 @@ TESTS = Path(__file__).resolve().parent
 KWARGS = {**TINY_KWARGS, "total_timesteps": 1000, "eval_episodes": 0, "hidden_sizes": (8,)}
 GRID = {"learning_rate": [1e-3, 3e-3, 1e-2]}
 SEEDS, SEED, SHARDS, INTERVAL = 2, 5, 3, 500
-
-
-def key_free(tree) -> list[np.ndarray]:
-    def data(x):
-        is_key = jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
-        return np.asarray(jax.random.key_data(x) if is_key else x)
-
-    return [data(x) for x in jax.tree.leaves(eqx.filter(tree, eqx.is_array))]
-
-
-def assert_bitwise(a, b) -> None:
-    la, lb = key_free(a), key_free(b)
-    assert len(la) == len(lb) > 0
-    for x, y in zip(la, lb, strict=True):
-        assert x.dtype == y.dtype and np.array_equal(x, y, equal_nan=True)
 
 
 @pytest.fixture(scope="module")

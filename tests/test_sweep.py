@@ -21,7 +21,6 @@ import dataclasses
 import functools
 import importlib
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +29,7 @@ import equinox as eqx
 import jax
 import numpy as np
 import pytest
-from conftest import TINY_KWARGS
+from conftest import TINY_KWARGS, assert_bitwise, subprocess_env
 
 import dqn_jax
 from dqn_jax import (
@@ -71,14 +70,6 @@ def leaves(tree) -> list[np.ndarray]:
     return [np.asarray(x) for x in jax.tree.leaves(eqx.filter(tree, eqx.is_array))]
 
 
-def assert_bitwise(a, b) -> None:
-    la, lb = leaves(a), leaves(b)
-    assert len(la) == len(lb) > 0
-    for x, y in zip(la, lb, strict=True):
-        assert x.shape == y.shape and x.dtype == y.dtype
-        assert np.array_equal(x, y, equal_nan=True)
-
-
 def assert_close(a, b) -> None:
     la, lb = leaves(a), leaves(b)
     assert len(la) == len(lb) > 0
@@ -100,11 +91,7 @@ def devices_run(tmp_path_factory):
     """``sweep_devices.py`` in a subprocess with 4 CPU devices, started before any compile here."""
     out = tmp_path_factory.mktemp("sweep_devices")
     spec = dict(config=KWARGS, combos=COMBOS, seeds=SEEDS, seed=SEED, interval=REPORT_INTERVAL)
-    env = {
-        **os.environ,
-        "JAX_PLATFORMS": "cpu",
-        "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
-    }
+    env = subprocess_env(XLA_FLAGS="--xla_force_host_platform_device_count=4")
     tests = Path(__file__).resolve().parent
     process = subprocess.Popen(
         [sys.executable, str(tests / "sweep_devices.py"), json.dumps(spec), str(out)],
@@ -354,6 +341,33 @@ class Reports:
         self.steps.append(np.asarray(env_steps).tolist())
 
 
+def test_a_tracked_shard_is_the_untracked_shard_with_its_agents_labelled_globally(
+    config, shards_of_two
+):
+    """shard= and tracker= together: the tracker sees shard 1's agents (global agents 2 and 3:
+    seeds 0 and 1 of combination 1) under their places in the whole sweep, and the part is the
+    untracked one, bit for bit (the same program of 2 agents, run interval by interval)."""
+    parts, _ = shards_of_two
+    calls = []
+    part = sweep(
+        config,
+        SEEDS,
+        COMBOS,
+        key=jax.random.key(SEED),
+        devices=jax.devices()[:1],
+        shard=(1, 3),
+        tracker=lambda metrics, agents: calls.append(agents),
+    )
+    assert part.agents == parts[1].agents == (2, 4)
+    assert_bitwise(part.result.metrics, parts[1].result.metrics)
+    assert_bitwise(part.result.q_network, parts[1].result.q_network)
+    point = tuple(
+        (name, COMBOS[1].get(name, getattr(config, name)))
+        for name in ("learning_rate", "gamma", "tau")
+    )
+    assert calls == [[AgentLabel(0, point), AgentLabel(1, point)]] * config.num_logs
+
+
 def test_tracked_sweep_matches_the_one_program_sweep(base, config):
     """With a tracker the sweep runs interval by interval, its two chunks taking turns: the
     tracker sees every agent at every logging point, and the result is the same."""
@@ -456,6 +470,7 @@ def test_memory_budget_picks_the_fewest_balanced_chunks():
         (dict(shard="1/2"), ["shard='1/2'", "(index, count)"]),
         (dict(shard=(True, 2)), ["(index, count)"]),
         (dict(shard=(0, 2)), ["shard=(0, 2)", "1 agent in 2 shards", "shard 1 empty"]),
+        (dict(tracker="tb"), ["tracker='tb'", "callable"]),
     ],
 )  # fmt: skip
 def test_bad_input_raises_before_compiling(config, traces, kwargs, words):

@@ -19,8 +19,10 @@ import numpy as np
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from dqn_jax import Metrics, cli, runs, tracking
+from dqn_jax import Metrics, cli, tracking
+from dqn_jax.cli.common import TENSORBOARD_DIR
 from dqn_jax.loop.tracking import AgentLabel, TensorBoardTracker, agent_labels, scalars
+from dqn_jax.storage import runs
 
 TINY_FLAGS = [
     "--total-timesteps", "2000", "--buffer-size", "1000", "--batch-size", "32",
@@ -245,7 +247,7 @@ def test_train_feeds_tensorboard_and_wandb_at_every_logging_point(
     table = runs.read_metrics(out)
     columns = zip(table["seed"], table["env_steps"], table["episode_return"], strict=True)
     value = {(int(s), int(e)): r for s, e, r in columns}
-    logdir = out / cli.TENSORBOARD_DIR
+    logdir = out / TENSORBOARD_DIR
     assert sorted(p.name for p in logdir.iterdir()) == ["mean", "seed_0", "seed_1"]
     seed_1 = read_events(logdir / "seed_1")
     assert set(seed_1) == TAGS - {"temperature"}  # NaN under epsilon-greedy
@@ -272,7 +274,7 @@ def test_sweep_series_are_labelled_by_grid_point_and_seed(tmp_path):
     out = tmp_path / "runs" / "sweep"
     grid = ["--grid", "learning_rate=1e-3,3e-4", "--seeds", "2"]
     cli.main(["sweep", *grid, "--tensorboard", "--out", str(out), *TINY_FLAGS])
-    logdir = out / cli.TENSORBOARD_DIR
+    logdir = out / TENSORBOARD_DIR
     assert sorted(p.name for p in logdir.iterdir()) == [
         "learning_rate=0.0003",
         "learning_rate=0.001",

@@ -8,6 +8,8 @@
   ``update``
 - ``value_learning``: per-sample TD math: (Double) Q-learning targets, n-step returns, TD losses
 - ``exploration``: ``linear_schedule``, ``epsilon_greedy``, ``boltzmann``
+- ``schedules``: the run-length schedules (learning-rate decay, PER's beta), re-targeted when a
+  run is extended
 - ``target_network``: target updates on the env-step clock (``crossings``, ``update_target``)
 - ``update``: the optimiser and the jitted ``td_update`` of the online parameters
 

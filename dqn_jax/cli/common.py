@@ -13,7 +13,8 @@ import numpy as np
 
 SUBCOMMANDS = ("train", "sweep", "merge", "eval", "plot", "render")
 PLOT_INSTALL_HINT = 'pip install "dqn-jax[plot]"'
-TENSORBOARD_INSTALL_HINT = 'pip install "dqn-jax[tensorboard]"'  # as in dqn_jax.tracking
+# As in dqn_jax.loop.tracking, which --help does not import (it would load JAX).
+TENSORBOARD_INSTALL_HINT = 'pip install "dqn-jax[tensorboard]"'
 WANDB_INSTALL_HINT = 'pip install "dqn-jax[wandb]"'
 TENSORBOARD_DIR = "tensorboard"
 

@@ -144,7 +144,8 @@ def _add_output_flags(parser: argparse.ArgumentParser) -> None:
         "--tensorboard",
         action="store_true",
         help="write every logging point to TensorBoard event files in OUT/tensorboard/ as "
-        f"training runs (needs --out or --resume; {TENSORBOARD_INSTALL_HINT})",
+        f"training runs (needs the run folder, --out or train's --resume; not with --shard or "
+        f"--ray; {TENSORBOARD_INSTALL_HINT})",
     )
     parser.add_argument(
         "--wandb",

@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 from dqn_jax.cli.common import UsageError, _config, _config_values, _new_run_folder, _run, _tracker
-
-# --- subcommands ----------------------------------------------------------------------------------
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
@@ -38,7 +37,16 @@ def _cmd_train(args: argparse.Namespace) -> None:
                     f"{folder} was trained with a different config: "
                     + "; ".join(config_diff(info.config, wanted))
                 )
-        checkpoint = load_checkpoint(folder / CHECKPOINT_FILE, info.config)
+        checkpoint = load_checkpoint(folder / CHECKPOINT_FILE)
+        if checkpoint.config != info.config:
+            if _extension_of(checkpoint.config, info.config):
+                # An extension saved its checkpoint but not yet config.json: finish it.
+                if wanted.total_timesteps == info.config.total_timesteps:
+                    wanted = checkpoint.config
+                info = dataclasses.replace(info, config=checkpoint.config)
+                write_config(folder, info)
+            else:
+                load_checkpoint(folder / CHECKPOINT_FILE, info.config)  # names the difference
         before = info.config.total_timesteps
         if wanted.total_timesteps != before:
             checkpoint = extend(checkpoint, wanted.total_timesteps)
@@ -79,3 +87,14 @@ def _cmd_train(args: argparse.Namespace) -> None:
     hparams = agent_hparams(config, agents)
     start = (agent_keys(args.seed, agents), hparams)
     _run(config, start, info, folder, args, tracker)
+
+
+def _extension_of(extended: Any, config: Any) -> bool:
+    """Whether ``extended`` is ``config`` extended once (``DQNConfig.extend``)."""
+    if not extended.extensions or extended.extensions[-1][1] != config.total_timesteps:
+        return False
+    at = extended.extensions[-1][0]
+    try:
+        return config.extend(at, extended.total_timesteps) == extended
+    except ValueError:
+        return False

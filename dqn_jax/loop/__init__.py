@@ -4,6 +4,8 @@
 - ``finite``: the in-run finiteness checks that stop a diverging agent (``NEVER``, ``all_finite``)
 - ``evaluation``: ``evaluate``: greedy episodes in parallel, one jitted scan
 - ``policy``: ``act``: the (epsilon-)greedy action of one observation
+- ``tracking``: the per-logging-point host hook of the interval loops, with TensorBoard and
+  W&B writers
 - ``progress``: the in-jit progress report and its host side, ``ProgressBar``
 
 The loop imports the blocks and ``dqn_jax.config``; never sweeps, storage or the faces.

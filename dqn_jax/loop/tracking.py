@@ -1,6 +1,7 @@
 """Live tracking: a host-side hook called at every logging point of a run that is trained
-interval by interval (``dqn_jax.runs.train_intervals``, ``dqn_jax.sweep(..., tracker=...)`` and
-the command line), with TensorBoard and Weights & Biases as two implementations.
+interval by interval (``dqn_jax.storage.runs.train_intervals``,
+``dqn_jax.sweep(..., tracker=...)`` and the command line), with TensorBoard and Weights &
+Biases as two implementations.
 
 A :class:`Tracker` is any callable ``tracker(metrics, agents)``: ``metrics`` holds one logging
 point of every agent (``Metrics`` leaves as NumPy arrays of shape ``(num_agents,)``) and

@@ -109,7 +109,7 @@ def make_train(
             ``config.env_name``.
         progress: ``None`` (nothing is compiled in), or a host-side
             ``progress(env_steps, recent_return)`` with an ``interval`` attribute in env steps
-            (``dqn_jax.progress.Progress``, e.g. a ``ProgressBar``): a ``jax.debug.callback``
+            (``dqn_jax.loop.progress.Progress``, e.g. a ``ProgressBar``): a ``jax.debug.callback``
             calls it every ``interval`` env steps (rounded down to whole rounds) and at the end;
             under ``jax.vmap`` once per report with every agent's values (``progress.report``).
 
@@ -362,7 +362,7 @@ def make_train(
             raise ValueError(
                 f"interval={int(interval)} is outside the run's logging intervals "
                 f"[0, {config.num_logs - 1}] (total_timesteps={config.total_timesteps}): its "
-                "schedules end there. To train on, extend the run: dqn_jax.runs.extend("
+                "schedules end there. To train on, extend the run: dqn_jax.storage.runs.extend("
                 "checkpoint, total_timesteps) or dqn-jax train --resume RUN --total-timesteps N"
             )
         rounds = interval * rounds_per_log + jnp.arange(rounds_per_log)

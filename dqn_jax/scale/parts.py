@@ -3,15 +3,15 @@
 ``runs/NAME/shards/I-of-N/`` holds shard ``I`` of ``N`` (``dqn_jax.scale.shards``):
 
 - ``checkpoint.eqx``: its agents' final training states, hyper-parameters and metrics (a
-  ``dqn_jax.checkpoint`` file of batch shape ``(agents in the shard,)``);
+  ``dqn_jax.storage.checkpoint`` file of batch shape ``(agents in the shard,)``);
 - ``shard.json``: what identifies the sweep (config, seed, seeds, grid, key, versions), the
   shard, its agents and the program that ran them. It is written last: a part folder without it
   is unfinished (a run killed mid-save), and is run again.
 
-Both files are written crash-safely (``dqn_jax.atomic_file``). :func:`merge_run` checks that the
-parts come from one sweep and that none is missing or given twice, then writes ``config.json``,
-``metrics.csv`` and ``checkpoint.eqx`` into ``runs/NAME`` exactly as ``dqn-jax sweep --out``
-does, so ``dqn-jax eval``, ``plot`` and ``render`` work on the merged run.
+Both files are written crash-safely (``dqn_jax.storage.atomic_file``). :func:`merge_run` checks
+that the parts come from one sweep and that none is missing or given twice, then writes
+``config.json``, ``metrics.csv`` and ``checkpoint.eqx`` into ``runs/NAME`` exactly as
+``dqn-jax sweep --out`` does, so ``dqn-jax eval``, ``plot`` and ``render`` work on the merged run.
 """
 
 from __future__ import annotations

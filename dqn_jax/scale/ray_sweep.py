@@ -24,6 +24,7 @@ import numpy as np
 from jaxtyping import PRNGKeyArray
 
 from dqn_jax.config import DQNConfig
+from dqn_jax.scale.result import SweepResult
 from dqn_jax.scale.shards import (
     SweepPart,
     differences,
@@ -33,7 +34,7 @@ from dqn_jax.scale.shards import (
     shard_range,
     versions,
 )
-from dqn_jax.scale.sweep import HparamsGrid, SweepResult, _check_key, _check_positive_int, _combos
+from dqn_jax.scale.sweep import HparamsGrid, _check_key, _check_positive_int, _combos
 
 INSTALL_HINT = 'pip install "dqn-jax[ray]"'
 

@@ -279,7 +279,7 @@ def sweep(
         devices: the devices to shard the agents over (default ``jax.devices()``; one device
             means no sharding).
         progress: ``True`` for one progress bar for the whole sweep, an integer for a bar
-            updated every that many env steps, a ``dqn_jax.progress.Progress`` (it receives
+            updated every that many env steps, a ``dqn_jax.loop.progress.Progress`` (it receives
             each report once, with arrays of shape ``(agents in the chunk,)``; chunk ``i``
             reports ``i * total_timesteps + env_steps``), or ``False`` / ``None``.
         keep_state: also return every agent's final ``TrainState`` (replay included: see
@@ -312,10 +312,12 @@ def sweep(
     _check_positive_int("num_seeds", num_seeds)
     combos = _combos(config, hparams_grid)
     _check_key(key)
+    if tracker is not None and not callable(tracker):
+        raise ValueError(f"tracker={tracker!r} must be callable as tracker(metrics, agents)")
     if tracker is not None and distributed.is_multiprocess():
         raise ValueError(
-            "tracker= is not available under jax.distributed: give each process its own "
-            "sweep with shard= instead"
+            "tracker= is not available under jax.distributed: run the shards as separate "
+            "processes without jax.distributed (shard=) and track each"
         )
     devices = _devices(devices)
     num_agents = len(combos) * num_seeds
@@ -356,9 +358,8 @@ def sweep(
             labels,
             agent_keys,
             agent_hparams,
+            keep_state,
         )
-        if not keep_state:
-            result = result._replace(state=None)
     else:
         result = _run_chunks(
             config,
@@ -515,10 +516,12 @@ def _tracked(
     labels: list[AgentLabel],
     agent_keys: PRNGKeyArray,
     agent_hparams: HParams,
+    keep_state: bool,
 ) -> TrainResult:
     """The sweep interval by interval, feeding ``tracker`` at every logging point.
 
-    Returns the flat agents' result with its final state (padded; the metrics are not).
+    Returns the flat agents' result, with its final state if ``keep_state`` (padded; the metrics
+    are not).
     """
     init, step, q_static, sharding, relay = _interval_programs(config, chunk, devices, interval)
     place = functools.partial(jax.device_put, device=sharding or devices[0])
@@ -555,12 +558,17 @@ def _tracked(
             relay.target = None
         if bar is not None:
             bar.close()
-    state = (
+    metrics = jax.tree.map(lambda *xs: np.stack(xs, axis=-1), *points)
+    if not keep_state:  # only the networks: never every chunk's replay in memory at once
+        states = [s.params.online for s in states]
+    joined = (
         states[0] if len(states) == 1 else jax.tree.map(lambda *xs: jnp.concatenate(xs), *states)
     )
-    metrics = jax.tree.map(lambda *xs: np.stack(xs, axis=-1), *points)
-    q_network = eqx.combine(state.params.online, q_static)
-    return TrainResult(q_network, jax.tree.map(jnp.asarray, metrics), state)
+    online = joined.params.online if keep_state else joined
+    q_network = eqx.combine(online, q_static)
+    return TrainResult(
+        q_network, jax.tree.map(jnp.asarray, metrics), joined if keep_state else None
+    )
 
 
 def _check_key(key: Any) -> None:
@@ -589,7 +597,7 @@ def _progress_target(
     if not isinstance(progress, int) or progress < 1:
         raise ValueError(
             f"progress={progress!r} must be True, False, an interval in [1, inf) env steps, "
-            "or a dqn_jax.progress.Progress"
+            "or a dqn_jax.loop.progress.Progress"
         )
     if not distributed.is_leader():
         return None, None

@@ -192,7 +192,7 @@ def load_checkpoint(path: str | Path, config: DQNConfig | None = None) -> Checkp
             raise ValueError(
                 f"{path} was saved for total_timesteps={saved.total_timesteps}, not "
                 f"{config.total_timesteps}: a run's length sets its schedules. To train it "
-                "longer, extend it: dqn_jax.runs.extend(checkpoint, total_timesteps), or "
+                "longer, extend it: dqn_jax.storage.runs.extend(checkpoint, total_timesteps), or "
                 "dqn-jax train --resume RUN --total-timesteps N"
             )
         raise ValueError(
