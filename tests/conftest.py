@@ -130,8 +130,10 @@ class LoopSpy:
     ``spy(owner, name)`` replaces ``owner.name`` (an attribute of ``LOOP``, or of a module the
     loop reaches through it, such as ``LOOP.prioritized``) by a wrapper whose
     ``jax.debug.callback`` appends a :class:`Call` to ``calls`` whenever the compiled program
-    runs it (under ``jax.vmap``, once per element). The loop looks names up while it is traced,
-    so build and trace ``make_train`` inside the ``monkeypatch`` context that holds the spies.
+    runs it. Calls arrive in program order, except that under ``jax.vmap`` the callback runs once
+    per element in an order of its own (not always the elements' order). The loop looks names up
+    while it is traced, so build and trace ``make_train`` inside the ``monkeypatch`` context that
+    holds the spies.
     """
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -151,7 +153,7 @@ class LoopSpy:
             static = jax.tree.map(lambda x: None if isinstance(x, jax.Array) else x, static)
 
             def record(data: Any) -> None:
-                # copies: the buffers handed to a callback may be reused once it returns
+                # copies: no record may alias a buffer the runtime owns
                 data = jax.tree.map(lambda x: np.array(x, copy=True), data)
                 arguments, result = eqx.combine(data, static)
                 self.calls.append(Call(name, arguments, result))

@@ -97,6 +97,14 @@ def test_no_crossing_leaves_target_bitwise_unchanged(online_and_target, tau):
     _assert_bitwise(update_target(online, target, tau, jnp.int32(0)), target)
 
 
+def test_no_crossing_keeps_the_target_even_from_a_non_finite_online_network(online_and_target):
+    """``0 * inf`` is NaN: without a crossing the target must be the old one, not a zero-size
+    Polyak step towards an online network that overflowed."""
+    online, target = online_and_target
+    broken = jax.tree.map(lambda x: x.at[0].set(jnp.inf).at[-1].set(jnp.nan), online)
+    _assert_bitwise(update_target(broken, target, 0.1, jnp.int32(0)), target)
+
+
 def test_polyak_two_crossings_equal_two_incremental_updates(online_and_target):
     online, target = online_and_target
     expected = optax.incremental_update(online, optax.incremental_update(online, target, 0.1), 0.1)

@@ -1,0 +1,290 @@
+"""Mutation testing of the loop, the update and the blocks with cosmic-ray.
+
+    pip install ".[mutation]"
+    python scripts/mutation.py --dry-run                       # mutants per module, nothing run
+    python scripts/mutation.py dqn_jax/target_network.py       # one module
+    python scripts/mutation.py --limit 20 --out /tmp/mut       # 20 sampled mutants per module
+    python scripts/mutation.py --resume --out /tmp/mut         # go on with an interrupted campaign
+
+For every module of ``scripts/mutation.toml`` (or those named) cosmic-ray writes each mutant into
+a copy of the repository (the tree you work in is never touched), and runs the module's own tests
+in a fresh process, ``python -m pytest -x -q <tests>``, fastest first: a mutant is killed by the
+first failing test. A fresh process per mutant matters here: JAX is multithreaded (forking a
+process that has started it is unsafe), and a jit cache kept from one mutant to the next could
+run stale code. Mutations inside type annotations (strings under ``from __future__ import
+annotations``, so they cannot change behaviour), lines marked ``# pragma: no mutate`` and the
+operators excluded in the config are skipped.
+
+Each module's tests first run unmutated (they must pass); a mutant may take ``timeout_factor``
+times as long, plus ``timeout_slack`` seconds. The summary (``summary.md`` and ``summary.json``
+in ``--out``) gives killed, survived, timeouts and incompetent (the mutant broke the tool, not a
+test) per module, and every survivor as ``file:line``, operator and the mutated line. Not a CI job:
+a full campaign takes hours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "scripts" / "mutation.toml"
+
+
+def _require_cosmic_ray() -> None:
+    if shutil.which("cosmic-ray") is None:
+        sys.exit('mutation testing needs cosmic-ray: pip install ".[mutation]"')
+
+
+def _sandbox(root: Path) -> Path:
+    """A copy of the repository's tracked and untracked, not ignored files."""
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+        cwd=root,
+        check=True,
+        capture_output=True,
+    ).stdout.split(b"\0")
+    sandbox = Path(tempfile.mkdtemp(prefix="dqn-jax-mutation-"))
+    for name in filter(None, files):
+        source = root / name.decode()
+        if source.is_file():
+            target = sandbox / name.decode()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    return sandbox
+
+
+def _test_command(tests: list[str]) -> str:
+    return " ".join([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests])
+
+
+def _write_cosmic_ray_config(path: Path, module: str, command: str, timeout: float) -> None:
+    path.write_text(
+        "[cosmic-ray]\n"
+        f"module-path = {json.dumps(module)}\n"
+        f"timeout = {timeout:.1f}\n"
+        "excluded-modules = []\n"
+        f"test-command = {json.dumps(command)}\n"
+        "\n[cosmic-ray.distributor]\n"
+        'name = "local"\n'
+    )
+
+
+def _annotation_spans(source: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """``((line, col), (end_line, end_col))`` of every annotation in ``source``."""
+    spans = []
+    for node in ast.walk(ast.parse(source)):
+        annotations = []
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            a = node.args
+            arguments = [*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg]
+            annotations += [x.annotation for x in arguments if x is not None]
+            annotations.append(node.returns)
+        elif isinstance(node, ast.AnnAssign):
+            annotations.append(node.annotation)
+        for x in filter(None, annotations):
+            spans.append(((x.lineno, x.col_offset), (x.end_lineno, x.end_col_offset)))
+    return spans
+
+
+def _skip_reason(mutation, lines: list[str], spans, exclude: re.Pattern | None) -> str | None:
+    if exclude is not None and exclude.match(mutation.operator_name):
+        return "excluded operator"
+    start = tuple(mutation.start_pos)
+    if any(low <= start < high for low, high in spans):
+        return "annotation"
+    if "pragma: no mutate" in lines[mutation.start_pos[0] - 1]:
+        return "pragma: no mutate"
+    return None
+
+
+def _filter(db: Path, sandbox: Path, module: str, exclude: list[str], limit, seed) -> dict:
+    """Marks the mutants not to run as skipped; returns the count per reason."""
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import WorkerOutcome, WorkResult
+
+    source = (sandbox / module).read_text()
+    lines, spans = source.splitlines(), _annotation_spans(source)
+    pattern = re.compile("|".join(f"(?:{e})" for e in exclude)) if exclude else None
+    skipped: dict[str, int] = {}
+    with use_db(str(db), WorkDB.Mode.open) as work_db:
+        keep = []
+        for item in work_db.pending_work_items:
+            reason = _skip_reason(item.mutations[0], lines, spans, pattern)
+            if reason is None:
+                keep.append(item.job_id)
+                continue
+            skipped[reason] = skipped.get(reason, 0) + 1
+            work_db.set_result(
+                item.job_id, WorkResult(output=reason, worker_outcome=WorkerOutcome.SKIPPED)
+            )
+        if limit is not None and len(keep) > limit:
+            drop = set(keep) - set(random.Random(seed).sample(keep, limit))
+            skipped["not sampled (--limit)"] = len(drop)
+            for job_id in drop:
+                work_db.set_result(
+                    job_id,
+                    WorkResult(output="not sampled", worker_outcome=WorkerOutcome.SKIPPED),
+                )
+    return skipped
+
+
+def _changed_line(diff: str | None) -> str:
+    if not diff:
+        return ""
+    removed = [x[1:].strip() for x in diff.splitlines() if x.startswith("-") and x[1:2] != "-"]
+    added = [x[1:].strip() for x in diff.splitlines() if x.startswith("+") and x[1:2] != "+"]
+    return f"{' '.join(removed)}  ->  {' '.join(added)}"
+
+
+def _results(db: Path) -> dict:
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import TestOutcome, WorkerOutcome
+
+    counts = dict(killed=0, survived=0, timeout=0, incompetent=0, skipped=0, pending=0)
+    survivors = []
+    with use_db(str(db), WorkDB.Mode.open) as work_db:
+        results = dict(work_db.results)
+        for item in work_db.work_items:
+            result = results.get(item.job_id)
+            mutation = item.mutations[0]
+            if result is None:
+                counts["pending"] += 1
+            elif result.worker_outcome in (WorkerOutcome.SKIPPED, WorkerOutcome.NO_TEST):
+                counts["skipped"] += 1
+            elif result.worker_outcome != WorkerOutcome.NORMAL:
+                counts["incompetent"] += 1
+            elif result.test_outcome == TestOutcome.SURVIVED:
+                counts["survived"] += 1
+                survivors.append(
+                    dict(
+                        where=f"{mutation.module_path}:{mutation.start_pos[0]}",
+                        operator=mutation.operator_name,
+                        function=mutation.definition_name,
+                        change=_changed_line(result.diff),
+                    )
+                )
+            elif result.test_outcome == TestOutcome.INCOMPETENT:
+                counts["incompetent"] += 1
+            elif result.output == "timeout":
+                counts["timeout"] += 1
+            else:
+                counts["killed"] += 1
+    survivors.sort(key=lambda s: (s["where"].split(":")[0], int(s["where"].split(":")[1])))
+    return dict(counts=counts, survivors=survivors)
+
+
+def _run(command: list[str], cwd: Path) -> None:
+    subprocess.run(command, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
+
+
+def run_module(module: str, tests: list[str], settings: dict, args, sandbox: Path) -> dict:
+    stem = Path(module).stem
+    config, db = args.out / f"{stem}.toml", args.out / f"{stem}.sqlite"
+    command = _test_command(tests)
+    record: dict = dict(module=module, tests=tests)
+    if not (args.resume and db.exists()):
+        _write_cosmic_ray_config(config, module, command, 1.0)
+        db.unlink(missing_ok=True)
+        _run(["cosmic-ray", "init", str(config), str(db)], sandbox)
+        record["skipped"] = _filter(
+            db, sandbox, module, settings.get("exclude_operators", []), args.limit, args.seed
+        )
+    record["generated"] = _count(db)
+    if args.dry_run:
+        record.update(_results(db))
+        return record
+
+    start = time.perf_counter()
+    baseline = subprocess.run(command.split(), cwd=sandbox, capture_output=True, text=True)
+    record["baseline_s"] = round(time.perf_counter() - start, 1)
+    if baseline.returncode != 0:
+        sys.exit(f"{module}: the unmutated tests fail, fix them first:\n{baseline.stdout[-3000:]}")
+    timeout = settings["timeout_factor"] * record["baseline_s"] + settings["timeout_slack"]
+    _write_cosmic_ray_config(config, module, command, timeout)
+    start = time.perf_counter()
+    _run(["cosmic-ray", "exec", str(config), str(db)], sandbox)
+    record["exec_s"] = round(time.perf_counter() - start, 1)
+    record.update(_results(db))
+    ran = sum(record["counts"][k] for k in ("killed", "survived", "timeout", "incompetent"))
+    record["seconds_per_mutant"] = round(record["exec_s"] / ran, 1) if ran else None
+    return record
+
+
+def _count(db: Path) -> int:
+    from cosmic_ray.work_db import WorkDB, use_db
+
+    with use_db(str(db), WorkDB.Mode.open) as work_db:
+        return work_db.num_work_items
+
+
+def _summary(records: list[dict]) -> str:
+    out = [
+        "| module | mutants | skipped | to run | killed | survived | timeouts | incompetent "
+        "| kill rate | s/mutant |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in records:
+        c = r["counts"]
+        tested = c["killed"] + c["timeout"] + c["survived"]
+        rate = f"{(c['killed'] + c['timeout']) / tested:.1%}" if tested else ""
+        out.append(
+            f"| {r['module']} | {r['generated']} | {c['skipped']} | {c['pending']} "
+            f"| {c['killed']} | {c['survived']} | {c['timeout']} | {c['incompetent']} | {rate} "
+            f"| {r.get('seconds_per_mutant') or ''} |"
+        )
+    survivors = [s for r in records for s in r["survivors"]]
+    if survivors:
+        out += ["", "Survivors:", ""]
+        out += [f"- `{s['where']}` {s['operator']}: `{s['change']}`" for s in survivors]
+    return "\n".join(out) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("modules", nargs="*", help="modules of the config to run (default: all)")
+    parser.add_argument("--config", type=Path, default=CONFIG)
+    parser.add_argument("--out", type=Path, default=Path("mutation-results"))
+    parser.add_argument("--dry-run", action="store_true", help="count the mutants, run nothing")
+    parser.add_argument("--limit", type=int, help="run at most this many mutants per module")
+    parser.add_argument("--seed", type=int, default=0, help="which mutants --limit samples")
+    parser.add_argument("--resume", action="store_true", help="go on with the sessions in --out")
+    args = parser.parse_args()
+    _require_cosmic_ray()
+    config = tomllib.loads(args.config.read_text())
+    modules = config["modules"]
+    unknown = set(args.modules) - set(modules)
+    if unknown:
+        sys.exit(f"not in {args.config}: {sorted(unknown)}; known: {sorted(modules)}")
+    args.out = args.out.resolve()
+    args.out.mkdir(parents=True, exist_ok=True)
+    sandbox = _sandbox(ROOT)
+    records = []
+    try:
+        for module in args.modules or list(modules):
+            record = run_module(module, modules[module]["tests"], config["settings"], args, sandbox)
+            records.append(record)
+            print(_summary([record]).splitlines()[2], flush=True)
+    finally:
+        shutil.rmtree(sandbox, ignore_errors=True)
+    (args.out / "summary.json").write_text(json.dumps(records, indent=2) + "\n")
+    (args.out / "summary.md").write_text(_summary(records))
+    print(_summary(records))
+
+
+if __name__ == "__main__":
+    main()
