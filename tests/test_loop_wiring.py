@@ -105,7 +105,7 @@ RUNS: dict[str, tuple[dict[str, Any], dict[str, float]]] = {
             learning_rate=0.005,
             gamma=0.8,
             tau=1.0,
-            target_update_period=10,
+            target_update_period=12,  # no crossing in the round before the first evaluation
             max_grad_norm=100.0,
             per_alpha=0.7,
             per_beta=0.5,
@@ -711,11 +711,16 @@ def test_evaluation_plays_eval_episodes_greedy_episodes_of_the_online_net(run):
         return
     expected_at = [config.log_interval * (i + 1) for i in range(config.num_logs)]
     assert [t for t, _ in evaluations] == expected_at
+    differs = 0  # evaluations where the target network is not the online one
     for i, (t, call) in enumerate(evaluations):
         assert call.args["num_episodes"] == config.eval_episodes
         assert float(call.args["epsilon"]) == 0.0
         online = [c.out[0].online for u, c in run.updates if u <= t][-1]
         np.testing.assert_array_equal(flat(call.args["q_network"]), flat(online))
+        later = [c.args["params"].target for u, c in run.updates if u > t]
+        target = later[0] if later else run.result.state.params.target
+        differs += not np.array_equal(flat(target), flat(online))
         returns = np.asarray(call.out)
         assert returns.shape == (config.eval_episodes,)
         np.testing.assert_allclose(metrics.eval_return[i], returns.mean(), rtol=1e-6)
+    assert differs > 0
