@@ -2,7 +2,7 @@
 
     pip install ".[mutation]"
     python scripts/mutation.py --dry-run                       # mutants per module, nothing run
-    python scripts/mutation.py dqn_jax/target_network.py       # one module
+    python scripts/mutation.py dqn_jax/blocks/target_network.py       # one module
     python scripts/mutation.py --limit 20 --out /tmp/mut       # 20 sampled mutants per module
     python scripts/mutation.py --resume --out /tmp/mut         # go on with an interrupted campaign
 
