@@ -137,3 +137,17 @@ def check(
         "max_grad_norm."
     )
     raise DivergenceError(message, diverged)
+
+
+def check_and_attach(result: Any, whole: Any = None, **labels: Any) -> Any:
+    """:func:`check` of ``result``, with ``whole`` (default ``result``) attached to the error as
+    ``error.result``, so a caller that catches it keeps every agent's run; returns ``whole``.
+
+    ``labels`` go to :func:`check` (``seeds`` or ``labels``)."""
+    whole = result if whole is None else whole
+    try:
+        check(result, **labels)
+    except DivergenceError as error:
+        error.result = whole
+        raise
+    return whole

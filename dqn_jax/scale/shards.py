@@ -39,7 +39,6 @@ import numpy as np
 from dqn_jax.config import DQNConfig, HParams
 from dqn_jax.loop.train import TrainResult
 from dqn_jax.scale import divergence
-from dqn_jax.scale.divergence import DivergenceError
 from dqn_jax.scale.result import SweepResult
 
 Shard = tuple[int, int]
@@ -145,12 +144,7 @@ class SweepPart(eqx.Module):
 def check_part(part: SweepPart) -> SweepPart:
     """Raises ``DivergenceError`` naming each diverged agent of ``part`` by its global
     combination and seed (``error.result`` is the part); returns ``part``."""
-    try:
-        divergence.check(part.result, labels=part.labels())
-    except DivergenceError as error:
-        error.result = part
-        raise
-    return part
+    return divergence.check_and_attach(part.result, part, labels=part.labels())
 
 
 def _config_diff(a: DQNConfig, b: DQNConfig) -> str:
@@ -260,10 +254,4 @@ def merge_sweeps(
     combos, seeds = len(first.grid), first.num_seeds
     result = jax.tree.map(lambda x: x.reshape(combos, seeds, *x.shape[1:]), result)
     swept = SweepResult(result=result, hparams=first.hparams, grid=first.grid)
-    if check:
-        try:
-            divergence.check(swept)
-        except DivergenceError as error:
-            error.result = swept
-            raise
-    return swept
+    return divergence.check_and_attach(swept) if check else swept

@@ -48,7 +48,6 @@ from dqn_jax.loop.progress import DEFAULT_INTERVAL, Progress, ProgressBar
 from dqn_jax.loop.tracking import AgentLabel, Tracker, flat_metrics
 from dqn_jax.loop.train import Metrics, TrainResult, TrainState, abstract_state, make_train
 from dqn_jax.scale import distributed, divergence, shards
-from dqn_jax.scale.divergence import DivergenceError
 from dqn_jax.scale.result import SweepResult
 from dqn_jax.scale.shards import SweepPart
 
@@ -452,13 +451,7 @@ def _finish(
         hparams=jax.tree.map(jnp.asarray, hparams),
         grid=tuple(tuple(combo.items()) for combo in combos),
     )
-    if check:
-        try:
-            divergence.check(swept)
-        except DivergenceError as error:
-            error.result = swept
-            raise
-    return swept
+    return divergence.check_and_attach(swept) if check else swept
 
 
 def _part(
