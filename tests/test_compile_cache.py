@@ -10,7 +10,6 @@ misses); the rest runs in this process.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
-from conftest import TINY_KWARGS
+from conftest import TINY_KWARGS, subprocess_env
 
 from dqn_jax import DQNConfig, HParams
 from dqn_jax.cli import build_parser
@@ -40,8 +39,8 @@ THRESHOLD_VARIABLES = [name.upper() for name in compile_cache.THRESHOLDS]
 def run_cli(commands: dict[str, tuple[list[str], Path]]) -> dict[str, subprocess.CompletedProcess]:
     """Runs ``python -m dqn_jax ARGS`` with ``JAX_COMPILATION_CACHE_DIR=DIR`` for every named
     ``(ARGS, DIR)``, side by side, with JAX logging every cache hit and miss."""
-    env = {k: v for k, v in os.environ.items() if k not in THRESHOLD_VARIABLES}
-    env |= {"JAX_PLATFORMS": "cpu", "JAX_LOG_COMPILES": "1", "JAX_EXPLAIN_CACHE_MISSES": "1"}
+    env = subprocess_env(JAX_LOG_COMPILES="1", JAX_EXPLAIN_CACHE_MISSES="1")
+    env = {k: v for k, v in env.items() if k not in THRESHOLD_VARIABLES}
     started = {
         name: subprocess.Popen(
             [sys.executable, "-m", "dqn_jax", *args],

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 
 from dqn_jax.cli.common import SUBCOMMANDS, UsageError
 from dqn_jax.cli.parser import build_parser
-from dqn_jax.storage.compile_cache import compile_cache
 
 # --- entry point ----------------------------------------------------------------------------------
 
@@ -36,6 +35,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     argv = normalise_argv(sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(argv)
+        from dqn_jax.storage.compile_cache import compile_cache  # loads JAX: not for --help
+
         with compile_cache(enabled=not args.no_compile_cache):
             args.handler(args)
     except UsageError as error:
