@@ -32,6 +32,7 @@ from dqn_jax.scale.result import SweepResult, to_table
 from dqn_jax.scale.shards import SweepPart, merge_sweeps
 from dqn_jax.scale.sweep import bytes_per_agent, sweep
 from dqn_jax.storage.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from dqn_jax.storage.compile_cache import use_compile_cache
 from dqn_jax.storage.runs import load, save
 
 __version__ = "0.1.0"
@@ -86,4 +87,5 @@ __all__ = [
     "to_table",
     "tracking",
     "update_target",
+    "use_compile_cache",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 
 from dqn_jax import DQNConfig
+from dqn_jax.storage import compile_cache
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,6 +65,16 @@ SMALL_KWARGS = dict(
     hidden_sizes=(16, 16),
     epsilon_decay_steps=200,
 )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compile_cache_in_a_temporary_folder(tmp_path_factory) -> Iterator[Path]:
+    """The folder the command line caches compiled programs in when a test runs it in this
+    process (``dqn_jax.cli.main``): a temporary one, not the user's."""
+    folder = tmp_path_factory.mktemp("dqn-jax-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(compile_cache, "default_cache_dir", lambda: folder)
+        yield folder
 
 
 @pytest.fixture(scope="session")

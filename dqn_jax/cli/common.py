@@ -182,7 +182,7 @@ def _run(
     feeds ``tracker`` (closed at the end) at every logging point."""
     import jax
 
-    from dqn_jax.loop.progress import DEFAULT_INTERVAL, ProgressBar
+    from dqn_jax.loop.progress import ProgressBar
     from dqn_jax.storage.runs import (
         CHECKPOINT_FILE,
         CONFIG_FILE,
@@ -193,10 +193,9 @@ def _run(
     )
 
     num_agents = int(np.prod(_batch_shape_of(start), dtype=int))
-    progress = None
-    if not args.quiet:
-        interval = args.progress_interval or DEFAULT_INTERVAL
-        progress = ProgressBar(config.total_timesteps, interval, agents=num_agents)
+    # Fed from the host at every logging point: the compiled programs hold no callback, so
+    # JAX's persistent compilation cache keeps them.
+    progress = None if args.quiet else ProgressBar(config.total_timesteps, agents=num_agents)
     stop = None
     first = getattr(start, "interval", 0)
     if args.stop_after is not None:

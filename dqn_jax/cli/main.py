@@ -27,11 +27,18 @@ def normalise_argv(argv: Sequence[str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Runs the command line ``argv`` (default ``sys.argv[1:]``); no subcommand means train."""
+    """Runs the command line ``argv`` (default ``sys.argv[1:]``); no subcommand means train.
+
+    Compiled programs are read from and written to JAX's persistent compilation cache
+    (``dqn_jax.storage.compile_cache``) unless ``--no-compile-cache``; JAX's settings are as they
+    were when it returns."""
     argv = normalise_argv(sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(argv)
-        args.handler(args)
+        from dqn_jax.storage.compile_cache import compile_cache  # loads JAX: not for --help
+
+        with compile_cache(enabled=not args.no_compile_cache):
+            args.handler(args)
     except UsageError as error:
         _fail(str(error), 2, error.prog)
     except (ValueError, OSError) as error:

@@ -132,13 +132,11 @@ def _add_output_flags(parser: argparse.ArgumentParser) -> None:
         default=100,
         help="greedy episodes of the final evaluation per agent (default 100; 0 skips it)",
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument(
-        "--progress-interval",
-        type=_int_at_least(1),
-        default=None,
-        metavar="STEPS",
-        help="env steps between progress-bar updates (default 1000)",
+        "--quiet",
+        action="store_true",
+        help="no progress bar (it moves at every logging point, from between the compiled "
+        "intervals)",
     )
     parser.add_argument(
         "--tensorboard",
@@ -237,6 +235,15 @@ def _add_sweep_flags(parser: argparse.ArgumentParser) -> None:
         help="chunk so the training states each device holds fit in BYTES (e.g. 4G)",
     )
     _add_output_flags(parser)
+    parser.add_argument(
+        "--progress-interval",
+        type=_int_at_least(1),
+        default=None,
+        metavar="STEPS",
+        help="env steps between progress-bar updates of a sweep run as one program (default "
+        "1000; its callback keeps that program out of the compilation cache); a tracked sweep "
+        "(--tensorboard, --wandb) updates it at every logging point",
+    )
     scale = parser.add_argument_group("across machines (save into --out, then merge)")
     where = scale.add_mutually_exclusive_group()
     where.add_argument(
@@ -386,4 +393,12 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--seed", type=int, default=0, help="episode seed (default 0)")
     render.add_argument("--fps", type=_int_at_least(1), default=50, help="frames per second")
     render.set_defaults(handler=_cmd_render)
+    for command in (train, sweep, merge, evaluate, plot, render):
+        command.add_argument(
+            "--no-compile-cache",
+            action="store_true",
+            help="neither read nor write compiled programs in JAX's persistent compilation "
+            "cache (by default: $JAX_COMPILATION_CACHE_DIR if set, else "
+            "${XDG_CACHE_HOME:-~/.cache}/dqn-jax/jax)",
+        )
     return parser

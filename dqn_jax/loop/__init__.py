@@ -6,7 +6,7 @@
 - ``policy``: ``act``: the (epsilon-)greedy action of one observation
 - ``tracking``: the per-logging-point host hook of the interval loops, with TensorBoard and
   W&B writers
-- ``progress``: the in-jit progress report and its host side, ``ProgressBar``
+- ``progress``: ``ProgressBar``, fed from the host or by the in-jit progress report
 
 The loop imports the blocks and ``dqn_jax.config``; never sweeps, storage or the faces.
 """

@@ -7,6 +7,11 @@ one host call per agent (512 calls per report for a 512-agent sweep); :func:`rep
 instead, so each report is ONE host call with the values of every agent, shape ``(*batch)``.
 :class:`ProgressBar` reduces them on the host: all agents advance in lockstep, and one bar shows
 the env steps of each agent, the steps per second and the mean recent return over agents.
+
+A program holding the callback is never kept by JAX's persistent compilation cache. The interval
+loops (``dqn_jax.storage.runs.train_intervals``, a tracked sweep, the command line) therefore call
+a ``ProgressBar`` from the host between compiled logging intervals instead, with the same
+arguments.
 """
 
 from __future__ import annotations

@@ -21,10 +21,13 @@ combination shares the same ``num_seeds`` keys), runs ``jax.vmap(train)`` over i
 - **Tracking.** With ``tracker=`` (``dqn_jax.loop.tracking``) the sweep runs interval by interval
   instead: a jitted ``init`` and a jitted ``train.step`` of the chunk, called from the host, so
   the tracker sees every logging point of every agent while the sweep runs. Several chunks take
-  turns at each interval, the waiting ones' states in host memory.
+  turns at each interval, the waiting ones' states in host memory. Progress is then reported
+  from the host after each chunk's interval: the programs hold no callback, and JAX's
+  persistent compilation cache (``dqn_jax.storage.compile_cache``) can keep them.
 
-Programs are cached per (config, chunk, devices, progress interval, keep_state): a second sweep
-with new hyper-parameter values or keys of the same shape compiles nothing.
+Programs are cached per (config, chunk, devices, progress interval, keep_state), the tracked
+ones per (config, chunk, devices): a second sweep with new hyper-parameter values or keys of the
+same shape compiles nothing.
 """
 
 from __future__ import annotations
@@ -220,16 +223,16 @@ def _program(
 
 @functools.lru_cache(maxsize=8)
 def _interval_programs(
-    config: DQNConfig, chunk: int, devices: tuple[jax.Device, ...], interval: int | None
-) -> tuple[Callable[..., TrainState], Callable[..., Any], Any, NamedSharding | None, _Relay | None]:
+    config: DQNConfig, chunk: int, devices: tuple[jax.Device, ...]
+) -> tuple[Callable[..., TrainState], Callable[..., Any], Any, NamedSharding | None]:
     """The jitted ``vmap(train.init)`` and ``vmap(train.step)`` over ``chunk`` agents, the
-    network's static part, the agents' sharding (if several devices) and the progress relay."""
-    relay = None if interval is None else _Relay(interval)
-    train = make_train(config, progress=relay)
+    network's static part and the agents' sharding (if several devices). They hold no host
+    callback (progress is reported between intervals), so the persistent cache keeps them."""
+    train = make_train(config)
     init = jax.vmap(train.init)
     step = jax.vmap(train.step, in_axes=(0, 0, None))
     if len(devices) == 1:
-        return jax.jit(init), jax.jit(step), train.q_static, None, relay
+        return jax.jit(init), jax.jit(step), train.q_static, None
     mesh = Mesh(np.asarray(devices), ("agents",))
     sharding = NamedSharding(mesh, PartitionSpec("agents"))
     replicated = NamedSharding(mesh, PartitionSpec())
@@ -237,7 +240,7 @@ def _interval_programs(
     step = jax.jit(
         step, in_shardings=(sharding, sharding, replicated), out_shardings=(sharding, sharding)
     )
-    return init, step, train.q_static, sharding, relay
+    return init, step, train.q_static, sharding
 
 
 def _stack(trees: Sequence[Any]) -> Any:
@@ -280,7 +283,9 @@ def sweep(
         progress: ``True`` for one progress bar for the whole sweep, an integer for a bar
             updated every that many env steps, a ``dqn_jax.loop.progress.Progress`` (it receives
             each report once, with arrays of shape ``(agents in the chunk,)``; chunk ``i``
-            reports ``i * total_timesteps + env_steps``), or ``False`` / ``None``.
+            reports ``i * total_timesteps + env_steps``), or ``False`` / ``None``. The report
+            is compiled into the program as a host callback, which JAX's persistent cache does
+            not keep; with ``tracker`` it is made from the host at every logging point instead.
         keep_state: also return every agent's final ``TrainState`` (replay included: see
             :func:`bytes_per_agent`); with chunks, each finished chunk's states move to host
             memory. By default only the networks and metrics come back. Either way device
@@ -350,7 +355,6 @@ def sweep(
             config,
             chunk,
             devices,
-            interval,
             target,
             bar,
             tracker,
@@ -502,7 +506,6 @@ def _tracked(
     config: DQNConfig,
     chunk: int,
     devices: tuple[jax.Device, ...],
-    interval: int | None,
     target: Progress | None,
     bar: ProgressBar | None,
     tracker: Tracker,
@@ -511,12 +514,13 @@ def _tracked(
     agent_hparams: HParams,
     keep_state: bool,
 ) -> TrainResult:
-    """The sweep interval by interval, feeding ``tracker`` at every logging point.
+    """The sweep interval by interval, feeding ``tracker`` at every logging point and
+    ``target`` (the progress) after every chunk's interval, from the host.
 
     Returns the flat agents' result, with its final state if ``keep_state`` (padded; the metrics
     are not).
     """
-    init, step, q_static, sharding, relay = _interval_programs(config, chunk, devices, interval)
+    init, step, q_static, sharding = _interval_programs(config, chunk, devices)
     place = functools.partial(jax.device_put, device=sharding or devices[0])
     num_agents, padded = len(labels), len(agent_keys)
     parts = [slice(c, c + chunk) for c in range(0, padded, chunk)]
@@ -525,30 +529,24 @@ def _tracked(
     hparams = [jax.tree.map(lambda x, p=p: place(x[p]), agent_hparams) for p in parts]
     states = [park(init(place(agent_keys[p]), h)) for p, h in zip(parts, hparams, strict=True)]
     points = []
-    if relay is not None:
-        relay.target = target
     try:
         for i in range(config.num_logs):
             outputs = []
             for c, part in enumerate(parts):
-                if relay is not None:
-                    if len(parts) > 1:  # the previous chunk's reports are in before it changes
-                        jax.block_until_ready(outputs[-1] if outputs else states)
-                        jax.effects_barrier()
-                    # The bar counts num_chunks runs: interval i of chunk c is its (i, c)th.
-                    relay.offset = (i * (len(parts) - 1) + c) * config.log_interval
-                    relay.valid = min(chunk, num_agents - part.start)
                 state, metrics = step(place(states[c]), hparams[c], jnp.int32(i))
                 states[c] = park(state)
                 outputs.append(metrics)
+                if target is not None:
+                    # The bar counts num_chunks runs: interval i of chunk c is its (i, c)th.
+                    valid = min(chunk, num_agents - part.start)
+                    done = (i * len(parts) + c + 1) * config.log_interval
+                    returns = np.asarray(metrics.episode_return).reshape(-1)[:valid]
+                    target(np.full(valid, done, np.int32), returns)
             metrics = flat_metrics(jax.tree.map(lambda *xs: np.concatenate(xs), *outputs))
             metrics = Metrics(*(x[:num_agents] for x in metrics))
             tracker(metrics, labels)
             points.append(metrics)
-        jax.effects_barrier()
     finally:
-        if relay is not None:
-            relay.target = None
         if bar is not None:
             bar.close()
     metrics = jax.tree.map(lambda *xs: np.stack(xs, axis=-1), *points)

@@ -242,13 +242,15 @@ def train_intervals(
     checkpoint_every: int = 1,
     seeds: int | None = None,
     grid_names: tuple[str, ...] = (),
-    progress: Any = None,
+    progress: Callable[[np.ndarray, np.ndarray], None] | None = None,
     tracker: Tracker | None = None,
 ) -> Checkpoint:
     """Trains agents interval by interval with a jitted ``train.step``, saving checkpoints.
 
     A run split by a checkpoint and a later resume runs the same compiled programs on the same
-    arrays as an uninterrupted one, so both end bit-identical.
+    arrays as an uninterrupted one, so both end bit-identical. The programs hold no host
+    callback: progress and tracking are fed from the host between intervals, so JAX's
+    persistent compilation cache (``dqn_jax.storage.compile_cache``) can keep them.
 
     Args:
         config: the static configuration.
@@ -259,14 +261,17 @@ def train_intervals(
         checkpoint_every: save after every this many logging intervals (and at ``stop``).
         seeds, grid_names: seeds per grid point and the swept hyper-parameters, for the
             columns of ``metrics.csv``.
-        progress: passed to ``make_train``.
+        progress: ``progress(env_steps, recent_return)`` (e.g. a ``ProgressBar``), called from
+            the host with arrays of the batch shape: once the step is compiled, with the env
+            steps the agents start from (returns NaN), then after every interval with its
+            logging point's ``env_steps`` and ``episode_return``.
         tracker: called after every interval with its metrics and the agents' labels
             (``dqn_jax.loop.tracking``: seeds, and the ``grid_names`` values of each agent).
 
     Returns:
         The checkpoint at ``stop`` (also written to ``folder``).
     """
-    train = make_train(config, progress=progress)
+    train = make_train(config)
     if isinstance(start, Checkpoint):
         state, hparams, metrics = start.state, start.hparams, start.metrics
         interval, batch_shape = start.interval, start.batch_shape
@@ -279,23 +284,33 @@ def train_intervals(
     if state is None:
         init = vmap_agents(train.init, batch_ndim, hparams_ndim, (0, "hparams"))
         state = jax.jit(init)(keys, hparams)
-    step = jax.jit(vmap_agents(train.step, batch_ndim, hparams_ndim, (0, "hparams", None)))
     stop = config.num_logs if stop is None else min(stop, config.num_logs)
-    chunks = [] if metrics is None else [metrics]
     checkpoint = Checkpoint(config, state, hparams, metrics, interval)
+    if interval >= stop:
+        return checkpoint
+    step = jax.jit(vmap_agents(train.step, batch_ndim, hparams_ndim, (0, "hparams", None)))
+    step = step.lower(state, hparams, jnp.int32(interval)).compile()  # before the first report
+    # Logging points gather on the host: a concatenation on the device would compile anew for
+    # every length.
+    chunks = [] if metrics is None else [jax.tree.map(np.asarray, metrics)]
     if tracker is not None:
         num_agents = int(np.prod(batch_shape, dtype=int))
         swept = {n: flatten_agents(getattr(hparams, n), batch_shape) for n in grid_names}
         labels = agent_labels(num_agents, seeds or num_agents, swept)
+    if progress is not None:
+        progress(np.asarray(state.env_steps), np.full(batch_shape, np.nan, np.float32))
     for i in range(interval, stop):
         state, new = step(state, hparams, jnp.int32(i))
+        new = jax.tree.map(np.asarray, new)
+        if progress is not None:
+            progress(new.env_steps, new.episode_return)
         if tracker is not None:
             tracker(flat_metrics(new), labels)
         chunks.append(jax.tree.map(lambda x: x[..., None], new))
         if (i + 1) % checkpoint_every == 0 or i + 1 == stop:
-            metrics = jax.tree.map(lambda *xs: jnp.concatenate(xs, axis=-1), *chunks)
+            metrics = jax.tree.map(lambda *xs: np.concatenate(xs, axis=-1), *chunks)
             chunks = [metrics]
-            checkpoint = Checkpoint(config, state, hparams, metrics, i + 1)
+            checkpoint = Checkpoint(config, state, hparams, jax.device_put(metrics), i + 1)
             if folder is not None:
                 save_checkpoint(Path(folder) / CHECKPOINT_FILE, checkpoint)
                 write_metrics(folder, metrics, hparams, grid_names, seeds)
