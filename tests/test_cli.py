@@ -231,9 +231,8 @@ def test_resume_finishes_an_extension_whose_config_json_was_not_written(capsys, 
     info = read_config(folder)
     old = info.config.replace(total_timesteps=2000, extensions=())
     write_config(folder, dataclasses.replace(info, config=old))  # as before the extension
-    result = main_in_process(capsys, "train", "--resume", str(folder), "--episodes", "0")
-    assert result.returncode == 0, result.stderr
-    assert "trained to its end (3,000 env steps)" in result.stdout
+    cli.main(["train", "--resume", str(folder), "--episodes", "0"])
+    assert "trained to its end (3,000 env steps)" in capsys.readouterr().out
     assert read_config(folder).config == info.config  # config.json names the extended plan
     # a checkpoint that is not the recorded config extended is still refused
     write_config(folder, dataclasses.replace(info, config=old.replace(gamma=0.9)))
