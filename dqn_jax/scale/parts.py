@@ -29,7 +29,12 @@ from dqn_jax.loop.train import TrainResult
 from dqn_jax.scale.result import SweepResult
 from dqn_jax.scale.shards import Shard, SweepPart, merge_sweeps, versions
 from dqn_jax.storage.atomic_file import write_atomic
-from dqn_jax.storage.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from dqn_jax.storage.checkpoint import (
+    Checkpoint,
+    check_format,
+    load_checkpoint,
+    save_checkpoint,
+)
 from dqn_jax.storage.config_file import config_diff, config_from_dict, config_to_dict
 from dqn_jax.storage.runs import (
     CHECKPOINT_FILE,
@@ -115,13 +120,7 @@ def read_header(path: str | Path) -> dict[str, Any]:
         ) from None
     except (OSError, ValueError) as error:
         raise ValueError(f"{path / PART_FILE}: unreadable ({error})") from None
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise ValueError(f"{path / PART_FILE}: not a dqn-jax shard header")
-    if header.get("version") != VERSION:
-        raise ValueError(
-            f"{path / PART_FILE}: shard format version {header.get('version')!r}, this dqn-jax "
-            f"reads version {VERSION}"
-        )
+    check_format(header, FORMAT, VERSION, path / PART_FILE, "shard", "shard header")
     return header
 
 

@@ -143,6 +143,20 @@ def save_checkpoint(path: str | Path, checkpoint: Checkpoint) -> None:
     write_atomic(path, json.dumps(header).encode() + b"\n", payload)
 
 
+def check_format(
+    header: Any, format_: str, version: int, where: Path, kind: str, not_one: str
+) -> None:
+    """Raises a ``ValueError`` naming ``where`` unless ``header`` is a dict of our file format
+    ``format_`` at ``version`` (``kind`` names the format, ``not_one`` what the file is not)."""
+    if not isinstance(header, dict) or header.get("format") != format_:
+        raise ValueError(f"{where}: not a dqn-jax {not_one}")
+    if header.get("version") != version:
+        raise ValueError(
+            f"{where}: {kind} format version {header.get('version')!r}, this dqn-jax reads "
+            f"version {version}"
+        )
+
+
 def read_header(path: str | Path) -> dict[str, Any]:
     """The JSON header of a checkpoint file (cheap: the payload is not read)."""
     path = Path(path)
@@ -155,13 +169,9 @@ def read_header(path: str | Path) -> dict[str, Any]:
         header = json.loads(line)
     except (ValueError, UnicodeDecodeError):
         header = None
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise ValueError(f"{path}: not a dqn-jax checkpoint (corrupted or another file type)")
-    if header.get("version") != VERSION:
-        raise ValueError(
-            f"{path}: checkpoint format version {header.get('version')!r}, this dqn-jax reads "
-            f"version {VERSION}"
-        )
+    check_format(
+        header, FORMAT, VERSION, path, "checkpoint", "checkpoint (corrupted or another file type)"
+    )
     missing = [name for name in HEADER_FIELDS if name not in header]
     if missing:
         raise ValueError(f"{path}: corrupted checkpoint header (no field {', '.join(missing)})")
