@@ -11,7 +11,9 @@ a copy of the repository (the tree you work in is never touched), and runs the m
 in a fresh process, ``python -m pytest -x -q <tests>``, fastest first: a mutant is killed by the
 first failing test. A fresh process per mutant matters here: JAX is multithreaded (forking a
 process that has started it is unsafe), and a jit cache kept from one mutant to the next could
-run stale code. Mutations inside type annotations (strings under ``from __future__ import
+run stale code. JAX's persistent compilation cache (``--out``/jax-cache) is shared by
+all mutants: it is keyed by the compiled program, so a mutant's tests compile only the programs its
+mutation changed. Mutations inside type annotations (strings under ``from __future__ import
 annotations``, so they cannot change behaviour), lines marked ``# pragma: no mutate`` and the
 operators excluded in the config are skipped.
 
@@ -27,6 +29,7 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import os
 import random
 import re
 import shutil
@@ -69,7 +72,21 @@ def _sandbox(root: Path) -> Path:
 
 
 def _test_command(tests: list[str]) -> str:
-    return " ".join([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests])
+    # -n 0: one process per mutant is parallel enough; xdist's workers would each import JAX
+    pytest = [sys.executable, "-m", "pytest", "-x", "-q", "-n", "0", "-p", "no:cacheprovider"]
+    return " ".join([*pytest, *tests])
+
+
+def _cache_env(out: Path) -> dict[str, str]:
+    """This environment with JAX's persistent compilation cache in ``out/jax-cache`` for every
+    program: a mutant's tests then compile only the programs its mutation changed. The cache
+    is keyed by the compiled program's text, so a mutant never runs another's executable."""
+    return {
+        **os.environ,
+        "JAX_COMPILATION_CACHE_DIR": str(out / "jax-cache"),
+        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+        "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
+    }
 
 
 def _write_cosmic_ray_config(path: Path, module: str, command: str, timeout: float) -> None:
@@ -188,8 +205,8 @@ def _results(db: Path) -> dict:
     return dict(counts=counts, survivors=survivors)
 
 
-def _run(command: list[str], cwd: Path) -> None:
-    subprocess.run(command, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
+def _run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
+    subprocess.run(command, cwd=cwd, check=True, stdout=subprocess.DEVNULL, env=env)
 
 
 def run_module(module: str, tests: list[str], settings: dict, args, sandbox: Path) -> dict:
@@ -209,15 +226,16 @@ def run_module(module: str, tests: list[str], settings: dict, args, sandbox: Pat
         record.update(_results(db))
         return record
 
+    env = _cache_env(args.out)
     start = time.perf_counter()
-    baseline = subprocess.run(command.split(), cwd=sandbox, capture_output=True, text=True)
+    baseline = subprocess.run(command.split(), cwd=sandbox, capture_output=True, text=True, env=env)
     record["baseline_s"] = round(time.perf_counter() - start, 1)
     if baseline.returncode != 0:
         sys.exit(f"{module}: the unmutated tests fail, fix them first:\n{baseline.stdout[-3000:]}")
     timeout = settings["timeout_factor"] * record["baseline_s"] + settings["timeout_slack"]
     _write_cosmic_ray_config(config, module, command, timeout)
     start = time.perf_counter()
-    _run(["cosmic-ray", "exec", str(config), str(db)], sandbox)
+    _run(["cosmic-ray", "exec", str(config), str(db)], sandbox, env)
     record["exec_s"] = round(time.perf_counter() - start, 1)
     record.update(_results(db))
     ran = sum(record["counts"][k] for k in ("killed", "survived", "timeout", "incompetent"))
