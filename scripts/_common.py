@@ -1,6 +1,7 @@
 """What the benchmark scripts share: the machine and command line they name, the sections they
 write into BENCHMARKS.md, ``FIELD=VALUE`` config overrides, a train function compiled ahead of
-time for one or several agents, and a worker run in a fresh Python process.
+time for one or several agents, a worker run in a fresh Python process, and the peers' virtual
+environments (Rejax; Stable-Baselines3 with a CPU-only PyTorch), created on first use.
 
 JAX is imported only inside the functions that use it: a parent that only starts workers never
 loads it, and a worker that times its own imports of JAX starts the clock before them.
@@ -23,7 +24,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-BENCHMARKS = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
+ROOT = Path(__file__).resolve().parent.parent
+BENCHMARKS = ROOT / "BENCHMARKS.md"
+REJAX_VENV = ROOT / ".peers-venv"
+SB3_VENV = ROOT / ".sb3-venv"
 
 
 # --- BENCHMARKS.md ------------------------------------------------------------------------------
@@ -155,14 +159,111 @@ def run_worker(
     """Runs ``python script --worker *args`` in a fresh process (``env``: its environment, by
     default this one's) and returns the JSON object on the last line of its stdout; a worker that
     fails raises ``RuntimeError`` with the end of its stderr."""
-    out = subprocess.run(
+    return _json_result(
         [sys.executable, str(script), "--worker", *args],
+        f"{Path(script).name} --worker",
+        None if env is None else dict(env),
+    )
+
+
+def run_program(python: str | Path, program: str, *args: str) -> dict[str, Any]:
+    """Runs ``python -c program *args`` in a fresh process of another venv's ``python`` (in
+    ``peer_env()``) and returns the JSON object on the last line of its stdout; a program that
+    fails raises ``RuntimeError`` with the end of its stderr."""
+    return _json_result([str(python), "-c", program, *args], f"{python} -c ...", peer_env())
+
+
+def _json_result(argv: list[str], name: str, env: dict[str, str] | None) -> dict[str, Any]:
+    out = subprocess.run(argv, capture_output=True, text=True, env=env)
+    if out.returncode:
+        raise RuntimeError(f"{name} failed (exit {out.returncode}):\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# --- the peers' virtual environments -------------------------------------------------------------
+
+
+def peer_env() -> dict[str, str]:
+    """This process's environment without what would make another venv's Python import this
+    one's packages (``PYTHONPATH``, ``VIRTUAL_ENV``)."""
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+
+
+def ensure_venv(
+    path: Path,
+    module: str,
+    requirements: list[str],
+    first: Callable[[Path], list[str]] | None = None,
+) -> Path:
+    """The Python of the venv at ``path``, where ``import module`` works; when it does not, the
+    venv is created (``python -m venv``) and ``pip install``s ``first(python)`` (pip arguments,
+    when given) and then ``requirements``."""
+    python = path / "bin" / "python"
+    check = [str(python), "-c", f"import {module}"]
+    if (
+        python.exists()
+        and subprocess.run(check, capture_output=True, env=peer_env()).returncode == 0
+    ):
+        return python
+    print(f"creating {path} (pip install {' '.join(requirements)}) ...", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
+    pip = [str(python), "-m", "pip", "install", "--quiet"]
+    if first is not None:
+        subprocess.run([*pip, *first(python)], check=True, env=peer_env())
+    subprocess.run([*pip, *requirements], check=True, env=peer_env())
+    return python
+
+
+def rejax_python(path: Path = REJAX_VENV) -> Path:
+    """The Python of the venv at ``path`` with ``rejax`` installed, creating it when missing."""
+    return ensure_venv(path, "rejax", ["rejax"])
+
+
+def sb3_python(path: Path = SB3_VENV) -> Path:
+    """The Python of the venv at ``path`` with ``stable-baselines3`` and ``gymnasium`` on a
+    CPU-only PyTorch, creating it when missing."""
+    return ensure_venv(path, "stable_baselines3", ["stable-baselines3", "gymnasium"], cpu_torch)
+
+
+def cpu_torch(python: Path) -> list[str]:
+    """``pip install`` arguments for a CPU-only PyTorch: the newest ``+cpu`` build pip can see
+    (``pip index versions torch``), else ``torch`` from PyTorch's CPU-only index. A bare
+    ``torch`` would be the multi-GB build with CUDA libraries on Linux."""
+    out = subprocess.run(
+        [str(python), "-m", "pip", "index", "versions", "torch"],
         capture_output=True,
         text=True,
-        env=None if env is None else dict(env),
+        env=peer_env(),
     )
-    if out.returncode:
-        raise RuntimeError(
-            f"{Path(script).name} --worker failed (exit {out.returncode}):\n{out.stderr[-3000:]}"
-        )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    for line in out.stdout.splitlines():
+        if line.startswith("Available versions:"):
+            versions = [v.strip() for v in line.partition(":")[2].split(",")]
+            cpu = [v for v in versions if v.endswith("+cpu")]
+            if cpu:
+                return [f"torch=={cpu[0]}"]  # pip lists the newest first
+    return ["torch", "--index-url", "https://download.pytorch.org/whl/cpu"]
+
+
+# The five-value step Rejax unpacks, for a program run in the Rejax venv (``run_program``).
+REJAX_FIVE_VALUE_STEP = r'''
+class FiveValueStep:
+    """gymnax >= 1.0 returns (obs, state, reward, terminated, truncated, info); Rejax 0.1.3
+    unpacks the five values of gymnax 0.0.x, with done = terminated or truncated."""
+
+    def __init__(self, env):
+        self.env = env
+
+    def __getattr__(self, name):
+        if name == "env":  # not set yet (copy.deepcopy builds the object bare)
+            raise AttributeError(name)
+        return getattr(self.env, name)
+
+    def step(self, key, state, action, params=None):
+        import jax.numpy as jnp
+
+        out = self.env.step(key, state, action, params)
+        if len(out) == 6:
+            obs, state, reward, terminated, truncated, info = out
+            return obs, state, reward, jnp.logical_or(terminated, truncated), info
+        return out
+'''

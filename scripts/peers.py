@@ -45,10 +45,19 @@ import optax
 import dqn_jax
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import command, compile_agents, header, machine, write_section
+from _common import (
+    REJAX_FIVE_VALUE_STEP,
+    REJAX_VENV,
+    command,
+    compile_agents,
+    header,
+    machine,
+    peer_env,
+    rejax_python,
+    write_section,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_VENV = ROOT / ".peers-venv"
+DEFAULT_VENV = REJAX_VENV
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,7 +149,8 @@ class Work:
 
 # --- Rejax, in its own virtual environment --------------------------------------------------
 
-REJAX_WORKER = r'''
+REJAX_WORKER = (
+    r"""
 import json, sys, time
 from importlib import metadata
 
@@ -148,27 +158,9 @@ import jax
 import jax.numpy as jnp
 import gymnax
 from rejax import DQN
-
-
-class FiveValueStep:
-    """gymnax >= 1.0 returns (obs, state, reward, terminated, truncated, info); Rejax 0.1.3
-    unpacks the five values of gymnax 0.0.x, with done = terminated or truncated."""
-
-    def __init__(self, env):
-        self.env = env
-
-    def __getattr__(self, name):
-        if name == "env":  # not set yet (copy.deepcopy builds the object bare)
-            raise AttributeError(name)
-        return getattr(self.env, name)
-
-    def step(self, key, state, action, params=None):
-        out = self.env.step(key, state, action, params)
-        if len(out) == 6:
-            obs, state, reward, terminated, truncated, info = out
-            return obs, state, reward, jnp.logical_or(terminated, truncated), info
-        return out
-
+"""
+    + REJAX_FIVE_VALUE_STEP
+    + r"""
 
 spec = json.loads(sys.argv[1])
 env, env_params = gymnax.make("CartPole-v1")
@@ -198,33 +190,21 @@ for line in sys.stdin:
         "env_steps": int(jnp.sum(ts.global_step)),
         "updates": int(jnp.sum(ts.q_ts.step)),
     }), flush=True)
-'''
-
-
-def ensure_venv(path: Path) -> Path:
-    """The Python of the venv at ``path`` with ``rejax`` installed, creating it when missing."""
-    python = path / "bin" / "python"
-    check = [str(python), "-c", "import rejax"]
-    if python.exists() and subprocess.run(check, capture_output=True).returncode == 0:
-        return python
-    print(f"creating {path} with rejax (pip install rejax) ...", flush=True)
-    subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "rejax"], check=True)
-    return python
+"""
+)
 
 
 class RejaxWorker:
     """Rejax's train compiled in a subprocess of the peers' venv; ``run()`` times one run."""
 
     def __init__(self, python: Path, work: Work, agents: int) -> None:
-        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
         spec = json.dumps({"kwargs": work.rejax(), "agents": agents})
         self.proc = subprocess.Popen(
             [str(python), "-c", REJAX_WORKER, spec],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
-            env=env,
+            env=peer_env(),
         )
         first = self._read()
         self.compile_s = first["compile_s"]
@@ -408,7 +388,7 @@ def compare(
     update parts.
     """
     work = work or Work()
-    python = ensure_venv(Path(peers_venv))
+    python = rejax_python(Path(peers_venv))
     loadavg = [os.getloadavg()]
     rows, versions = [], {}
     for n in agents:

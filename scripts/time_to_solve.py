@@ -1,9 +1,14 @@
 """Time to solve CartPole-v1: wall-clock from calling the not yet compiled train function to a
 network whose greedy mean return over 100 episodes is >= 475, compile included.
 
-    python scripts/time_to_solve.py --write
+    python scripts/time_to_solve.py --json runs/time_to_solve.jsonl --write
     python scripts/time_to_solve.py --config defaults \\
-        --config "20k steps:total_timesteps=20000,eval_episodes=0" --write
+        --config "20k steps:total_timesteps=20000,eval_episodes=0" --peers
+    python scripts/time_to_solve.py --seeds 1 --peers sb3 --peer-seeds 3
+    python scripts/time_to_solve.py --from-json runs/time_to_solve.jsonl --command "..." --write
+
+The first times ours and both peers and writes the section; the second times two configs of ours
+and no peer; the third ours for one seed and SB3 for three.
 
 Each ``--config`` (a label, then ``FIELD=VALUE`` overrides of ``DQNConfig()`` separated by commas)
 is run for one seed (``key(0)``) and for ``--seeds`` seeds vmapped into one program
@@ -15,6 +20,23 @@ The clock starts before ``make_train`` and stops when the trained network is on 
 split into compile (trace, lower and XLA compile of ``jax.jit(train)``) and run. The 100 greedy
 episodes that check the network (one vmapped program for all seeds) are timed separately, as is
 the import of JAX and dqn_jax.
+
+The same invocation times two peers (``--peers``, both by default; ``--peers`` alone: none), each
+from the call to a solved network on its own published CartPole-v1 config, one seed per fresh
+process in its own virtual environment, created at the repository root on first use:
+
+- **Rejax** (``.peers-venv``, ``pip install rejax``): its ``configs/gymnax/cartpole.yaml`` DQN,
+  timed from ``DQN.create`` through ``jax.jit(algo.train)(PRNGKey(seed))`` (compile split from
+  run as ours) to the trained params on the host; checked on 100 episodes of gymnax CartPole-v1
+  with Rejax's ``evaluate`` and its agent's ``act`` at epsilon 0;
+- **SB3** (``.sb3-venv``, ``stable-baselines3``, ``gymnasium`` and a CPU-only PyTorch): the
+  rl-baselines3-zoo ``hyperparams/dqn.yml`` CartPole-v1 DQN, timed from ``DQN(...)`` through
+  ``learn(50_000)``; checked by ``evaluate_policy(deterministic=True)`` on 100 episodes of
+  gymnasium CartPole-v1. PyTorch keeps its default threads (one per core): on a busy machine
+  they wait on each other, and a run can take many times longer than on a quiet one.
+
+Peer rows join the table, and a line gives our one-seed time to network divided by the fastest
+peer's (the median of its solved seeds).
 """
 
 from __future__ import annotations
@@ -22,13 +44,26 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from _common import compile_agents, header, parse_overrides, run_worker, write_section
+from _common import (
+    REJAX_FIVE_VALUE_STEP,
+    REJAX_VENV,
+    SB3_VENV,
+    compile_agents,
+    header,
+    parse_overrides,
+    rejax_python,
+    run_program,
+    run_worker,
+    sb3_python,
+    write_section,
+)
 
 START = time.perf_counter()
 
@@ -98,9 +133,228 @@ def measure(seeds: int, overrides: dict[str, Any], cache: str | None = None) -> 
     return run_worker(__file__, str(seeds), json.dumps(overrides), *([cache] if cache else []))
 
 
+# --- peers, each on its own config in its own venv -----------------------------------------------
+
+# rejax configs/gymnax/cartpole.yaml, entry dqn (target_update_freq is left at its default, 1: a
+# Polyak step after every step of the 10 envs).
+REJAX_CONFIG: dict[str, Any] = {
+    "env": "CartPole-v1",
+    "agent": "DuelingQNetwork",
+    "agent_kwargs": {"activation": "swish"},
+    "num_envs": 10,
+    "buffer_size": 50_000,
+    "fill_buffer": 5_000,
+    "batch_size": 100,
+    "max_grad_norm": 10,
+    "learning_rate": 0.001,
+    "num_epochs": 5,
+    "total_timesteps": 100_000,
+    "eval_freq": 2_500,
+    "polyak": 0.98,
+    "eps_start": 1,
+    "eps_end": 0.05,
+    "exploration_fraction": 0.5,
+    "gamma": 0.99,
+    "ddqn": True,
+    "normalize_observations": False,
+}
+
+# rl-baselines3-zoo hyperparams/dqn.yml, entry CartPole-v1.
+SB3_CONFIG: dict[str, Any] = {
+    "env": "CartPole-v1",
+    "n_timesteps": 50_000,
+    "policy": "MlpPolicy",
+    "learning_rate": 2.3e-3,
+    "batch_size": 64,
+    "buffer_size": 100_000,
+    "learning_starts": 1_000,
+    "gamma": 0.99,
+    "target_update_interval": 10,
+    "train_freq": 256,
+    "gradient_steps": 128,
+    "exploration_fraction": 0.16,
+    "exploration_final_eps": 0.04,
+    "policy_kwargs": {"net_arch": [256, 256]},
+}
+
+REJAX_PROGRAM = (
+    r"""
+import time
+
+START = time.perf_counter()
+import json, os, sys
+from importlib import metadata
+
+import gymnax
+import jax
+import jax.numpy as jnp
+from rejax import DQN
+from rejax.evaluate import evaluate
+"""
+    + REJAX_FIVE_VALUE_STEP
+    + r"""
+
+spec = json.loads(sys.argv[1])
+import_s = time.perf_counter() - START
+t0 = time.perf_counter()
+config = dict(spec["config"])
+env, env_params = gymnax.make(config.pop("env"))
+algo = DQN.create(env=FiveValueStep(env), env_params=env_params, **config)
+key = jax.random.PRNGKey(spec["seed"])
+compiled = jax.jit(algo.train).lower(key).compile()
+t1 = time.perf_counter()
+ts, _ = compiled(key)
+params = jax.block_until_ready(ts.q_ts.params)
+t2 = time.perf_counter()
+
+
+def greedy(obs, rng):
+    return jnp.squeeze(algo.agent.apply(params, obs[None], rng, epsilon=0.0, method="act"))
+
+
+_, returns = evaluate(
+    greedy, jax.random.PRNGKey(1), algo.env, env_params, 100, env_params.max_steps_in_episode
+)
+score = float(jnp.mean(returns))
+t3 = time.perf_counter()
+print(json.dumps({
+    "import_s": import_s,
+    "compile_s": t1 - t0,
+    "run_s": t2 - t1,
+    "to_network_s": t2 - t0,
+    "check_s": t3 - t2,
+    "scores": [score],
+    "env_steps": int(ts.global_step),
+    "updates": int(ts.q_ts.step),
+    "loadavg": os.getloadavg()[0],
+    "versions": {n: metadata.version(n) for n in ("rejax", "jax", "flax", "gymnax")},
+}))
+"""
+)
+
+SB3_PROGRAM = r"""
+import time
+
+START = time.perf_counter()
+import json, os, sys
+from importlib import metadata
+
+import torch
+from stable_baselines3 import DQN
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.evaluation import evaluate_policy
+
+spec = json.loads(sys.argv[1])
+import_s = time.perf_counter() - START
+t0 = time.perf_counter()
+config = dict(spec["config"])
+env_id, steps, policy = config.pop("env"), int(config.pop("n_timesteps")), config.pop("policy")
+model = DQN(policy, env_id, seed=spec["seed"], verbose=0, **config)
+model.learn(total_timesteps=steps)
+t2 = time.perf_counter()
+returns, _ = evaluate_policy(
+    model,
+    make_vec_env(env_id, n_envs=10, seed=1),
+    n_eval_episodes=100,
+    deterministic=True,
+    return_episode_rewards=True,
+)
+t3 = time.perf_counter()
+print(json.dumps({
+    "import_s": import_s,
+    "compile_s": None,
+    "run_s": t2 - t0,
+    "to_network_s": t2 - t0,
+    "check_s": t3 - t2,
+    "scores": [sum(returns) / len(returns)],
+    "env_steps": int(model.num_timesteps),
+    "updates": int(model._n_updates),
+    "torch_threads": torch.get_num_threads(),
+    "loadavg": os.getloadavg()[0],
+    "versions": {n: metadata.version(n) for n in ("stable-baselines3", "torch", "gymnasium")},
+}))
+"""
+
+PEERS: dict[str, dict[str, Any]] = {
+    "rejax": {
+        "name": "Rejax",
+        "package": "rejax",
+        "config_name": "its CartPole-v1 config",
+        "source": "configs/gymnax/cartpole.yaml, entry dqn",
+        "config": REJAX_CONFIG,
+        "program": REJAX_PROGRAM,
+        "python": rejax_python,
+        "venv": REJAX_VENV,
+    },
+    "sb3": {
+        "name": "SB3",
+        "package": "stable-baselines3",
+        "config_name": "rl-zoo CartPole-v1 config",
+        "source": "hyperparams/dqn.yml, entry CartPole-v1",
+        "config": SB3_CONFIG,
+        "program": SB3_PROGRAM,
+        "python": sb3_python,
+        "venv": SB3_VENV,
+    },
+}
+
+
+def measure_peer(peer: str, seed: int, venv: Path | None = None) -> dict[str, Any]:
+    """One seed of ``peer`` (a key of ``PEERS``) on its own config, in a fresh process of its
+    venv (``venv``, default the peer's folder at the repository root, created when missing)."""
+    spec = PEERS[peer]
+    python = spec["python"](venv or spec["venv"])
+    result = run_program(
+        python, spec["program"], json.dumps({"config": spec["config"], "seed": seed})
+    )
+    version = result["versions"][spec["package"]]
+    return {
+        "label": f"{spec['name']} {version}, {spec['config_name']} (seed {seed})",
+        "peer": peer,
+        "peer_seed": seed,
+        "config": spec["config"],
+        "seeds": 1,
+        "solved": sum(s >= THRESHOLD for s in result["scores"]),
+        "cache": False,
+        **result,
+    }
+
+
+def fastest_peer(rows: list[dict[str, Any]]) -> tuple[str, float] | None:
+    """(name, seconds) of the peer whose median time to network over its solved seeds is the
+    lowest; ``None`` when no peer seed solved."""
+    times: dict[str, list[float]] = {}
+    for r in rows:
+        if r.get("peer") and r["solved"]:
+            times.setdefault(PEERS[r["peer"]]["name"], []).append(r["to_network_s"])
+    if not times:
+        return None
+    return min(((name, statistics.median(ts)) for name, ts in times.items()), key=lambda x: x[1])
+
+
+def ratio_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """Our ratio to the fastest peer: each of our one-seed rows' time to network over the
+    fastest peer's."""
+    ours = [r for r in rows if not r.get("peer") and r["seeds"] == 1 and not r.get("cache")]
+    if not ours or not any(r.get("peer") for r in rows):
+        return []
+    fastest = fastest_peer(rows)
+    if fastest is None:
+        return ["Our ratio to the fastest peer: none, no peer seed solved CartPole-v1."]
+    name, peer_s = fastest
+    return [
+        f"Our ratio to the fastest peer ({name}, {peer_s:.1f} s to a solved network): "
+        f"{r['label']} {r['to_network_s']:.1f} s / {peer_s:.1f} s = "
+        f"**{r['to_network_s'] / peer_s:.2f}** ({r['solved']}/1 solved)."
+        for r in ours
+    ]
+
+
 def verdict(row: dict[str, Any]) -> str:
     goal = GOALS.get(row["seeds"])
-    if goal is None or row.get("cache"):  # the goals time a program not yet compiled
+    if (
+        goal is None or row.get("cache") or row.get("peer")
+    ):  # the goals time a program not yet compiled
         return "-"
     need = 1 if row["seeds"] == 1 else row["seeds"] - 1
     time_ok = row["to_network_s"] <= goal
@@ -113,6 +367,42 @@ def verdict(row: dict[str, Any]) -> str:
     if not solved_ok:
         parts.append(f"{row['solved']} solved, goal {need}")
     return "missed: " + "; ".join(parts)
+
+
+def peers_paragraph(rows: list[dict[str, Any]]) -> str:
+    """What the peer rows among ``rows`` measured, with each peer's config and versions."""
+    parts = []
+    for peer in dict.fromkeys(r["peer"] for r in rows if r.get("peer")):
+        r = next(r for r in rows if r.get("peer") == peer)
+        versions = ", ".join(f"{n} {v}" for n, v in r["versions"].items())
+        config = ", ".join(f"{k}={v!r}" for k, v in r["config"].items())
+        source = PEERS[peer]["source"]
+        if peer == "rejax":
+            parts.append(
+                f"**Rejax** ({versions}) on its config ({source}): `{config}`, "
+                "`target_update_freq` left at its default (a Polyak step after every step of "
+                "the envs), the 128-episode evaluation every `eval_freq` env steps that the "
+                "config sets run inside its train and timed with it, and gymnax 1.0's "
+                "six-value step adapted to the five values Rejax unpacks (so a time limit ends "
+                "an episode as a terminal, as on the gymnax 0.0.x Rejax was written for). Timed "
+                "from `DQN.create` through `jax.jit(algo.train)(PRNGKey(seed))` (compile split "
+                "from run as ours) to the trained params on the host; checked with Rejax's "
+                "`evaluate` on 100 episodes of its agent's `act` at epsilon 0."
+            )
+        elif peer == "sb3":
+            threads = r.get("torch_threads")
+            on = f" on {threads} PyTorch threads" if threads else ""
+            parts.append(
+                f"**SB3** ({versions}, CPU{on}) on the rl-baselines3-zoo config ({source}): "
+                f"`{config}`. Timed from constructing `DQN` through `learn(n_timesteps)` "
+                "(PyTorch, nothing compiled); checked by `evaluate_policy(deterministic=True)` "
+                "on 100 episodes of gymnasium CartPole-v1 (10 envs)."
+            )
+    return (
+        "Peers, each on its own published config in its own virtual environment, one seed "
+        "per fresh Python process (`seed k`: `PRNGKey(k)` for Rejax, `seed=k` for SB3), their "
+        "imports timed apart. " + " ".join(parts)
+    )
 
 
 def section(rows: list[dict[str, Any]], command_line: str = "") -> str:
@@ -137,6 +427,8 @@ def section(rows: list[dict[str, Any]], command_line: str = "") -> str:
             "(`jax_compilation_cache_dir`) with the same program, as a later run of the same "
             "config pays; the goals are not judged on them."
         )
+    if any(r.get("peer") for r in rows):
+        lines += ["", peers_paragraph(rows)]
     lines += [
         "",
         "| config | seeds | env steps / gradient steps per seed | compile (s) | run (s) "
@@ -145,13 +437,29 @@ def section(rows: list[dict[str, Any]], command_line: str = "") -> str:
     ]
     for r in rows:
         scores = ", ".join(f"{s:.0f}" for s in r["scores"])
+        compile_s = "-" if r["compile_s"] is None else f"{r['compile_s']:.1f}"
         lines.append(
             f"| {r['label']} | {r['seeds']} | {r['env_steps']:,} / {r['updates']:,} "
-            f"| {r['compile_s']:.1f} | {r['run_s']:.1f} | **{r['to_network_s']:.1f}** "
+            f"| {compile_s} | {r['run_s']:.1f} | **{r['to_network_s']:.1f}** "
             f"| {r['solved']}/{r['seeds']} | {scores} | {r['check_s']:.1f} | {r['import_s']:.1f} "
             f"| {verdict(r)} |"
         )
+    ratios = ratio_lines(rows)
+    if ratios:
+        lines += ["", *ratios]
     return "\n".join(lines)
+
+
+def report(row: dict[str, Any]) -> None:
+    """Prints one measured row."""
+    compile_s = "no compile" if row["compile_s"] is None else f"compile {row['compile_s']:.1f} s"
+    print(
+        f"{row['label']} | {row['seeds']} seeds: {compile_s} + run {row['run_s']:.1f} s = "
+        f"{row['to_network_s']:.1f} s, solved {row['solved']}/{row['seeds']} "
+        f"({', '.join(f'{s:.0f}' for s in row['scores'])}); check {row['check_s']:.1f} s; "
+        f"import {row['import_s']:.1f} s; {verdict(row)}",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -173,6 +481,25 @@ def main() -> None:
         action="store_true",
         help="also time a later process with the persistent compilation cache filled",
     )
+    parser.add_argument(
+        "--peers",
+        nargs="*",
+        choices=sorted(PEERS),
+        default=sorted(PEERS),
+        help="peers to time on their own configs (default: all; the flag alone: none)",
+    )
+    parser.add_argument(
+        "--peer-seeds", type=int, default=1, help="seeds per peer, each in a fresh process"
+    )
+    parser.add_argument(
+        "--rejax-venv", type=Path, default=REJAX_VENV, help="venv with rejax (made if missing)"
+    )
+    parser.add_argument(
+        "--sb3-venv",
+        type=Path,
+        default=SB3_VENV,
+        help="venv with stable-baselines3 (made if missing)",
+    )
     parser.add_argument("--json", type=Path, help="append every row to this JSON-lines file")
     parser.add_argument(
         "--from-json", type=Path, help="measure nothing: render the rows of an earlier --json"
@@ -182,29 +509,33 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="write the section to BENCHMARKS.md")
     args = parser.parse_args()
     rows = []
+
+    def add(row: dict[str, Any]) -> None:
+        rows.append(row)
+        report(row)
+        if args.json:
+            with args.json.open("a") as f:
+                f.write(json.dumps(row) + "\n")
+
     if args.from_json:
         rows = [json.loads(line) for line in args.from_json.read_text().splitlines() if line]
+        for row in rows:
+            report(row)
     for text in [] if args.from_json else args.config or ["defaults"]:
         label, overrides = parse_config(text)
         for seeds in args.seeds:
-            runs = [{"label": label, "overrides": overrides, **measure(seeds, overrides)}]
+            add({"label": label, "overrides": overrides, **measure(seeds, overrides)})
             if args.warm_cache:
                 with tempfile.TemporaryDirectory() as cache:
                     measure(seeds, overrides, cache)  # fills the cache
                     warm = measure(seeds, overrides, cache)
-                runs.append({"label": f"{label} (cache warm)", "overrides": overrides, **warm})
-            for row in runs:
-                rows.append(row)
-                print(
-                    f"{row['label']} | {seeds} seeds: compile {row['compile_s']:.1f} s + run "
-                    f"{row['run_s']:.1f} s = {row['to_network_s']:.1f} s, solved "
-                    f"{row['solved']}/{seeds} ({', '.join(f'{s:.0f}' for s in row['scores'])}); "
-                    f"check {row['check_s']:.1f} s; {verdict(row)}",
-                    flush=True,
-                )
-                if args.json:
-                    with args.json.open("a") as f:
-                        f.write(json.dumps(row) + "\n")
+                add({"label": f"{label} (cache warm)", "overrides": overrides, **warm})
+    venvs = {"rejax": args.rejax_venv, "sb3": args.sb3_venv}
+    for peer in [] if args.from_json else args.peers:
+        for seed in range(args.peer_seeds):
+            add(measure_peer(peer, seed, venvs[peer]))
+    for line in ratio_lines(rows):
+        print(line.replace("**", ""))
     if args.write:
         text = section(rows, args.command or "")
         if args.notes:
