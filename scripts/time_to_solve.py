@@ -68,7 +68,8 @@ from _common import (
 START = time.perf_counter()
 
 THRESHOLD = 475.0
-GOALS = {1: 5.0, 10: 15.0}  # seconds: the project's targets for one and for ten seeds
+# seconds: the project's targets for one seed (cold and warm) and for ten (warm cache)
+GOALS = {1: 5.0, 10: 15.0}
 
 
 def parse_config(text: str) -> tuple[str, dict[str, Any]]:
@@ -350,23 +351,40 @@ def ratio_lines(rows: list[dict[str, Any]]) -> list[str]:
     ]
 
 
-def verdict(row: dict[str, Any]) -> str:
-    goal = GOALS.get(row["seeds"])
-    if (
-        goal is None or row.get("cache") or row.get("peer")
-    ):  # the goals time a program not yet compiled
-        return "-"
+def goals(row: dict[str, Any], rows: list[dict[str, Any]]) -> list[tuple[str, bool]]:
+    """The project's goals that ``row`` is judged on, each as (goal, met): one seed <= 5 s
+    from a cold start and from a warm compilation cache, and cold <= half the fastest peer's
+    time (among ``rows``); ten seeds <= 15 s with a warm cache. Each also asks that the seeds
+    solve (one of one, nine of ten)."""
+    if row.get("peer") or row["seeds"] not in GOALS:
+        return []
+    seconds, warm = row["to_network_s"], bool(row.get("cache"))
+    if row["seeds"] > 1 and not warm:
+        return []
+    goal = GOALS[row["seeds"]]
+    judged = [(f"<= {goal:g} s", seconds <= goal)]
+    fastest = fastest_peer(rows)
+    if row["seeds"] == 1 and not warm and fastest is not None:
+        half = fastest[1] / 2
+        judged.append((f"<= half {fastest[0]}'s ({half:.1f} s)", seconds <= half))
     need = 1 if row["seeds"] == 1 else row["seeds"] - 1
-    time_ok = row["to_network_s"] <= goal
-    solved_ok = row["solved"] >= need
-    if time_ok and solved_ok:
-        return f"met (<= {goal:g} s)"
-    parts = []
-    if not time_ok:
-        parts.append(f"{row['to_network_s'] - goal:.1f} s over {goal:g} s")
-    if not solved_ok:
-        parts.append(f"{row['solved']} solved, goal {need}")
-    return "missed: " + "; ".join(parts)
+    judged.append((f">= {need} solved", row["solved"] >= need))
+    return judged
+
+
+def verdict(row: dict[str, Any], rows: list[dict[str, Any]] = ()) -> str:
+    """``met: ...`` / ``missed: ...`` for the goals of ``row`` (``-`` when none applies)."""
+    judged = goals(row, list(rows) or [row])
+    if not judged:
+        return "-"
+    met = [g for g, ok in judged if ok]
+    missed = [g for g, ok in judged if not ok]
+    return "; ".join(
+        [
+            *(["met: " + ", ".join(met)] if met else []),
+            *(["missed: " + ", ".join(missed)] if missed else []),
+        ]
+    )
 
 
 def peers_paragraph(rows: list[dict[str, Any]]) -> str:
@@ -416,8 +434,9 @@ def section(rows: list[dict[str, Any]], command_line: str = "") -> str:
         "`jax.jit(train)`, vmapped over seeds for several) and run. A seed is solved when its "
         f"final network's greedy mean over 100 episodes is >= {THRESHOLD:g}; that check (one "
         "vmapped program, compile included) is timed apart, as is importing JAX and dqn_jax. "
-        "Seeds: `key(0)` for one seed, `split(key(0), N)` for N. Goals: <= 5 s for one seed, "
-        f"<= 15 s for 10 seeds with >= 9 solved. Load average (1 min) at the end of each "
+        "Seeds: `key(0)` for one seed, `split(key(0), N)` for N. Goals: one seed <= 5 s, from "
+        "a cold start and with a warm cache, and cold <= half the fastest peer's time; ten "
+        f"seeds <= 15 s with a warm cache and >= 9 solved. Load average (1 min) at the end of each "
         f"measurement: {loads} on {os.cpu_count()} cores.",
     ]
     if any(r.get("cache") for r in rows):
@@ -425,7 +444,7 @@ def section(rows: list[dict[str, Any]], command_line: str = "") -> str:
             " Rows labelled (cache warm) are the exception: a third process, run after a "
             "second one had filled JAX's persistent compilation cache "
             "(`jax_compilation_cache_dir`) with the same program, as a later run of the same "
-            "config pays; the goals are not judged on them."
+            "config pays."
         )
     if any(r.get("peer") for r in rows):
         lines += ["", peers_paragraph(rows)]
@@ -442,7 +461,7 @@ def section(rows: list[dict[str, Any]], command_line: str = "") -> str:
             f"| {r['label']} | {r['seeds']} | {r['env_steps']:,} / {r['updates']:,} "
             f"| {compile_s} | {r['run_s']:.1f} | **{r['to_network_s']:.1f}** "
             f"| {r['solved']}/{r['seeds']} | {scores} | {r['check_s']:.1f} | {r['import_s']:.1f} "
-            f"| {verdict(r)} |"
+            f"| {verdict(r, rows)} |"
         )
     ratios = ratio_lines(rows)
     if ratios:

@@ -30,7 +30,7 @@ from dqn_jax.storage.config_file import config_from_dict
 TINY_FLAGS = [
     "--total-timesteps", "2000", "--buffer-size", "1000", "--batch-size", "32",
     "--learning-starts", "600", "--log-interval", "500", "--eval-episodes", "2",
-    "--hidden-sizes", "16,16",
+    "--hidden-sizes", "16,16", "--num-envs", "4", "--train-frequency", "4",
 ]  # fmt: skip
 NUM_POINTS = 4  # 2000 / 500
 # Two grid points, one seed: shards 0/2 and 1/2 of one agent each, merged, and the whole sweep

@@ -30,7 +30,7 @@ from dqn_jax.storage.runs import agent_hparams, agent_keys, train_intervals
 TINY_FLAGS = [
     "--total-timesteps", "2000", "--buffer-size", "1000", "--batch-size", "32",
     "--learning-starts", "600", "--log-interval", "500", "--eval-episodes", "2",
-    "--hidden-sizes", "16,16", "--episodes", "2",
+    "--hidden-sizes", "16,16", "--episodes", "2", "--num-envs", "4", "--train-frequency", "4",
 ]  # fmt: skip
 TRAIN = ["train", *TINY_FLAGS]
 THRESHOLD_VARIABLES = [name.upper() for name in compile_cache.THRESHOLDS]

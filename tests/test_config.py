@@ -14,6 +14,9 @@ import pytest
 from dqn_jax import DQNConfig, HParams, make_env
 from dqn_jax.config import HPARAM_RANGES, PRESETS
 
+# for the rules whose messages quote num_envs or train_frequency: pinned, not the defaults
+FOUR_ENVS = dict(num_envs=4, train_frequency=4)
+
 
 def raises_naming(name, value, *rest):
     """``pytest.raises`` whose message must show ``name=`` then ``value`` (digits; a numpy wrapper
@@ -121,7 +124,7 @@ def test_train_frequency_not_multiple_of_num_envs_raises(num_envs, train_frequen
 
 def test_log_interval_not_multiple_of_train_frequency_raises():
     with raises_naming("log_interval", 5001, "train_frequency=4"):
-        DQNConfig(log_interval=5001)
+        DQNConfig(num_envs=4, train_frequency=4, log_interval=5001)
 
 
 def test_total_timesteps_not_multiple_of_log_interval_raises():
@@ -200,7 +203,7 @@ def test_unknown_switch_value_lists_the_allowed_ones(name, value, allowed):
 
 def test_rank_resort_interval_not_multiple_of_train_frequency_raises():
     with raises_naming("rank_resort_interval", "1001", "train_frequency=4"):
-        DQNConfig(prioritized="rank", rank_resort_interval=1001)
+        DQNConfig(prioritized="rank", rank_resort_interval=1001, **FOUR_ENVS)
 
 
 def test_temperature_decay_steps_must_be_an_integer():
@@ -375,7 +378,7 @@ def test_target_update_period_beyond_int32_names_the_range():
 
 def test_total_timesteps_beyond_int32_raises():
     with raises_naming("total_timesteps", 2**31, "[1, 2147483643]", "int32"):
-        DQNConfig(total_timesteps=2**31, log_interval=2**20)
+        DQNConfig(total_timesteps=2**31, log_interval=2**20, **FOUR_ENVS)
 
 
 def test_num_envs_above_buffer_size_raises():
@@ -386,24 +389,25 @@ def test_num_envs_above_buffer_size_raises():
 
 def test_n_step_buffer_not_multiple_of_num_envs_raises():
     with raises_naming("buffer_size", 1001, "num_envs=4", "n_step=3"):
-        DQNConfig(n_step=3, buffer_size=1001)
+        DQNConfig(n_step=3, buffer_size=1001, **FOUR_ENVS)
 
 
 @pytest.mark.parametrize("n_step", [33, 40])
 def test_n_step_buffer_size_below_n_steps_of_every_env_raises(n_step):
     # the buffer must hold n_step steps of each of the 4 envs: at most 128 // 4 = 32 steps
     with raises_naming("n_step", n_step, "[1, 32]", "n_step steps of every env"):
-        DQNConfig(n_step=n_step, buffer_size=128, batch_size=32, learning_starts=1000)
+        DQNConfig(n_step=n_step, buffer_size=128, batch_size=32, learning_starts=1000, **FOUR_ENVS)
 
 
 def test_n_step_filling_the_buffer_is_allowed():
     # the largest n_step the message allows: a sequence spans (32 - 1) * 4 + 1 = 125 <= 128 slots
-    assert DQNConfig(n_step=32, buffer_size=128, batch_size=32, learning_starts=1000).n_step == 32
+    config = DQNConfig(n_step=32, buffer_size=128, batch_size=32, learning_starts=1000, **FOUR_ENVS)
+    assert config.n_step == 32
 
 
 def test_n_step_raises_the_least_learning_starts():
     with raises_naming("learning_starts", 130, "batch_size=128 + (n_step - 1) * num_envs = 136"):
-        DQNConfig(n_step=3, learning_starts=130)
+        DQNConfig(n_step=3, learning_starts=130, **FOUR_ENVS)
 
 
 @pytest.mark.parametrize(
@@ -440,7 +444,7 @@ def test_env_kwargs_unhashable_value_raises():
 def test_preset_requirement_violated_names_the_preset_and_the_rule():
     # rainbow_lite sets n_step=3, which needs a buffer holding whole steps of every env
     with raises_naming("preset", "'rainbow_lite'", "n_step=3", "buffer_size=1001", "num_envs=4"):
-        DQNConfig.preset("rainbow_lite", buffer_size=1001)
+        DQNConfig.preset("rainbow_lite", buffer_size=1001, **FOUR_ENVS)
 
 
 def test_preset_override_out_of_range_names_the_field():
@@ -580,7 +584,7 @@ def test_learning_starts_equal_to_total_timesteps_leaves_one_round_of_updates():
 
 def test_gradient_steps_overflowing_the_int32_update_counter_raises():
     # 2**30 / 4 rounds, the first 249 before learning_starts=1000: at most 8 steps a round
-    sizes = dict(total_timesteps=2**30, log_interval=2**20)
+    sizes = dict(total_timesteps=2**30, log_interval=2**20, **FOUR_ENVS)
     assert DQNConfig(gradient_steps=8, **sizes).num_updates <= 2**31 - 1
     with raises_naming("gradient_steps", 9, "[1, 8]", "268435207 rounds", "int32"):
         DQNConfig(gradient_steps=9, **sizes)
@@ -648,7 +652,9 @@ BEFORE_ANY_COMPILATION = [
         id="starts-max",
     ),
     pytest.param(
-        lambda c: DQNConfig(total_timesteps=2**30, log_interval=2**20, gradient_steps=9),
+        lambda c: DQNConfig(
+            total_timesteps=2**30, log_interval=2**20, gradient_steps=9, **FOUR_ENVS
+        ),
         "gradient_steps",
         id="update-counter",
     ),

@@ -220,6 +220,7 @@ def test_cli_train_of_a_diverged_run_exits_non_zero(
     done = Checkpoint(config, result.state, hparams, result.metrics, config.num_logs)
     monkeypatch.setattr(dqn_jax.storage.runs, "train_intervals", lambda *args, **kwargs: done)
     argv = ["train", "--total-timesteps", "1000", "--log-interval", "500", "--seeds", "2"]
+    argv += ["--num-envs", "4", "--train-frequency", "4"]
     code, out, err = run_main(capsys, *argv, "--quiet", "--out", str(tmp_path / "run"))
     assert_one_line_error(code, err, "1 of 2 agents", f"seed 1 at env step {step:,}")
     assert "env steps" in out and "evaluation" not in out  # the table, then no evaluation

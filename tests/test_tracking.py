@@ -27,7 +27,8 @@ from dqn_jax.storage import runs
 TINY_FLAGS = [
     "--total-timesteps", "2000", "--buffer-size", "1000", "--batch-size", "32",
     "--learning-starts", "600", "--log-interval", "500", "--eval-episodes", "2",
-    "--hidden-sizes", "16,16", "--episodes", "0", "--quiet",
+    "--hidden-sizes", "16,16", "--episodes", "0", "--quiet", "--num-envs", "4",
+    "--train-frequency", "4",
 ]  # fmt: skip
 STEPS = [500, 1000, 1500, 2000]
 TAGS = set(Metrics._fields) - {"env_steps"}
