@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib.util
+import sys
+from types import ModuleType
 from typing import Any
 
 import jax
@@ -16,6 +19,54 @@ from jaxtyping import Array, Float
 
 # Registered gymnax envs whose constructor downloads data; they cannot run offline.
 NEEDS_DOWNLOAD: frozenset[str] = frozenset({"MNISTBandit-bsuite"})
+
+# Importing gymnax imports every environment module, and some import these at the top for their
+# render functions only: about 1.5 s of a 2 s import, for plots DQN never asks gymnax for.
+DEFERRED_BY_GYMNAX = ("seaborn", "matplotlib.pyplot")
+
+
+def import_gymnax() -> ModuleType:
+    """``import gymnax``, with each module of ``DEFERRED_BY_GYMNAX`` that is not imported yet
+    replaced by a stand-in that imports it at the first attribute asked of it."""
+    if "gymnax" not in sys.modules:
+        for name in DEFERRED_BY_GYMNAX:
+            _defer(name)
+    import gymnax
+
+    return gymnax
+
+
+class _Deferred(ModuleType):
+    """Stands in for the module of its name until an attribute is asked of it. (``LazyLoader``
+    would not do: the import statement reads ``__spec__``, which executes a lazy module.)"""
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(_load(self.__name__), attr)
+
+
+def _defer(name: str) -> None:
+    if name in sys.modules:
+        return
+    try:
+        found = importlib.util.find_spec(name)  # imports the parent package of a submodule
+    except (ImportError, ValueError):
+        return
+    if found is None:
+        return
+    sys.modules[name] = stand_in = _Deferred(name)
+    parent, _, child = name.rpartition(".")
+    if parent:  # as the import system does: ``matplotlib.pyplot`` is an attribute of matplotlib
+        setattr(sys.modules[parent], child, stand_in)
+
+
+def _load(name: str) -> ModuleType:
+    """The real module ``name``, imported in place of its stand-in."""
+    if isinstance(sys.modules.get(name), _Deferred):
+        del sys.modules[name]
+        parent, _, child = name.rpartition(".")
+        if parent and isinstance(getattr(sys.modules[parent], child, None), _Deferred):
+            delattr(sys.modules[parent], child)
+    return importlib.import_module(name)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -74,7 +125,7 @@ def _same_params(a: Any, b: Any) -> bool:
 @functools.cache
 def supported_envs() -> tuple[str, ...]:
     """Names of the registered gymnax environments that DQN can train: discrete actions, offline."""
-    import gymnax
+    gymnax = import_gymnax()
     from gymnax.environments import spaces
 
     names = []
@@ -103,6 +154,7 @@ def spec_from_env(env: Any, env_params: Any = None, *, name: str | None = None) 
         ValueError: if the action space is not discrete or the observation space is not a
             ``Box`` or ``Discrete`` space.
     """
+    import_gymnax()
     from gymnax.environments import spaces
 
     name = name or type(env).__name__
@@ -143,7 +195,7 @@ def make_env(name: str, env_kwargs: tuple[tuple[str, Any], ...] = ()) -> EnvSpec
         ValueError: for an unknown name, an environment that needs a download, bad kwargs or a
             continuous-action environment; the message lists the supported environments.
     """
-    import gymnax
+    gymnax = import_gymnax()
 
     if name not in gymnax.registered_envs:
         raise _unsupported(name, "unknown gymnax environment")
