@@ -28,6 +28,12 @@ def test_linear_schedule_zero_duration_is_end_from_the_start():
     np.testing.assert_allclose(linear_schedule(1.0, 0.1, 0, 7), 0.1, rtol=1e-6)
 
 
+def test_linear_schedule_fractional_duration_divides_by_it():
+    # a traced duration need not be whole: below 2 steps too, the fraction is t / duration
+    np.testing.assert_allclose(linear_schedule(1.0, 0.0, 1.5, 1), 1 - 1 / 1.5, rtol=1e-6)
+    np.testing.assert_allclose(linear_schedule(1.0, 0.0, 0.5, 0), 1.0, rtol=1e-6)
+
+
 def test_linear_schedule_traced_under_jit_and_vmap():
     f = jax.jit(jax.vmap(linear_schedule))
     start = jnp.array([1.0, 1.0, 0.5, 0.2])
@@ -53,6 +59,21 @@ def test_epsilon_zero_is_always_argmax():
     actions = _draw(0.0, n=2000)
     assert actions.dtype == np.int32
     np.testing.assert_array_equal(actions, 2)
+
+
+# A key whose exploration draw is exactly 0.0, the one value of uniform [0, 1) that epsilon = 0
+# must not count as "below epsilon" (found by searching key(0), key(1), ...).
+ZERO_DRAW_KEY = 3_353_848
+
+
+def test_epsilon_zero_is_greedy_even_when_the_draw_is_exactly_zero():
+    key = jax.random.key(ZERO_DRAW_KEY)
+    explore_key, action_key = jax.random.split(key)
+    assert float(jax.random.uniform(explore_key)) == 0.0
+    assert int(jax.random.randint(action_key, (), 0, 3)) == 2  # the random action is not greedy
+    q = jnp.array([0.0, 1.0, 0.0])
+    assert int(epsilon_greedy(key, q, 0.0)) == 1
+    assert int(jax.jit(epsilon_greedy)(key, q, 0.0)) == 1
 
 
 def test_epsilon_zero_follows_the_argmax_of_other_values():
