@@ -98,6 +98,18 @@ def test_double_q_learning_target_rejects_mismatched_value_and_selector():
 TD_ERRORS = f32([-7.0, -2.5, -1.0, -0.4, 0.0, 0.3, 0.99, 1.5, 4.0, 12.0])
 
 
+def test_td_loss_kind_is_compared_by_value_and_unknown_kinds_raise():
+    # a kind read from a file or the command line is an equal string, not the same object
+    mse, huber = "".join(["ms", "e"]), "".join(["hub", "er"])
+    np.testing.assert_allclose(td_loss(TD_ERRORS, mse), 0.5 * TD_ERRORS**2, rtol=1e-6)
+    np.testing.assert_allclose(
+        td_loss(TD_ERRORS, huber), rlax.huber_loss(TD_ERRORS, 1.0), rtol=1e-6
+    )
+    for kind in ("absolute", "Huber", "l2"):
+        with pytest.raises(ValueError, match=f"loss='{kind}' must be one of"):
+            td_loss(TD_ERRORS, kind)
+
+
 def test_td_loss_mse_is_half_squared_error():
     np.testing.assert_allclose(td_loss(TD_ERRORS, "mse"), 0.5 * TD_ERRORS**2, rtol=1e-6)
     np.testing.assert_allclose(td_loss(TD_ERRORS, "mse"), rlax.l2_loss(TD_ERRORS), rtol=1e-6)
