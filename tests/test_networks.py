@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from conftest import key
 
+import dqn_jax
 from dqn_jax import QNetwork
 
 
@@ -64,3 +65,11 @@ def test_unknown_dueling_and_activation_raise():
         QNetwork(4, 2, dueling="avg", key=key(0))
     with pytest.raises(ValueError, match="activation='sigmoidal' must be one of"):
         QNetwork(4, 2, activation="sigmoidal", key=key(0))
+
+
+def test_default_widths_are_the_configs():
+    """``QNetwork(obs_dim, num_actions)`` alone is the default config's 64-64 MLP."""
+    net = QNetwork(4, 2, key=key(0))
+    widths = tuple(layer.weight.shape[0] for layer in net.layers[:-1])
+    assert widths == dqn_jax.DQNConfig().hidden_sizes == (64, 64)
+    assert net.layers[-1].weight.shape == (2, 64)
