@@ -75,3 +75,24 @@ def test_batched_reports_make_one_bar():
     assert "train (512 agents)" in text and "1.00k/1.00k" in text
     assert "return 255.5" in text  # the mean over agents
     assert text.count("\n") == 1  # one line, redrawn in place
+
+
+class Recorder:
+    """A progress report target that keeps the env steps of every report."""
+
+    def __init__(self, interval: int) -> None:
+        self.interval = interval
+        self.env_steps: list[int] = []
+
+    def __call__(self, env_steps, recent_return) -> None:
+        self.env_steps.append(int(env_steps))
+
+
+def test_the_loop_reports_every_interval_and_at_the_end():
+    # 3 rounds of 4 env steps per report; 2,000 is not a multiple of 12, so the end is extra
+    config = DQNConfig(**TINY_KWARGS)
+    recorder = Recorder(interval=3 * config.train_frequency)
+    jax.block_until_ready(jax.jit(dqn_jax.make_train(config, progress=recorder))(jax.random.key(0)))
+    jax.effects_barrier()
+    expected = [*range(12, config.total_timesteps, 12), config.total_timesteps]
+    assert sorted(recorder.env_steps) == expected  # debug callbacks are unordered effects
