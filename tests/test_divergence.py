@@ -113,6 +113,9 @@ def test_non_finite_parameters_are_caught_at_a_logging_point_without_any_update(
     assert int(metrics.diverged_at) == int(state.diverged_at) == config.log_interval
     with pytest.raises(DivergenceError, match=f"at env step {config.log_interval}"):
         check(state)
+    # the parameters stay NaN (no update is accepted), and the first step found is kept
+    state, metrics = jax.jit(train.step)(state, hparams, 1)
+    assert int(metrics.diverged_at) == int(state.diverged_at) == config.log_interval
 
 
 def test_all_finite_skips_integer_leaves():

@@ -118,6 +118,16 @@ def test_stepping_past_the_planned_end_points_to_extending(interval):
     assert "total_timesteps=2000" in str(error.value)
 
 
+@pytest.mark.parametrize("interval", [0, 3, np.int32(0)])
+def test_the_first_and_last_planned_intervals_are_accepted(interval):
+    train = dqn_jax.make_train(OLD)
+    hparams = HParams.from_config(OLD)
+    state = jax.eval_shape(train.init, jax.random.key(0), hparams)
+    # traced with the interval a concrete number, as a Python loop over intervals passes it
+    out_state, metrics = jax.eval_shape(lambda s, h: train.step(s, h, interval), state, hparams)
+    assert out_state.env_steps.shape == () and metrics.loss.shape == ()
+
+
 def test_loading_a_checkpoint_under_another_length_points_to_extending(tmp_path):
     train = dqn_jax.make_train(OLD)
     hparams = HParams.from_config(OLD)

@@ -724,3 +724,30 @@ def test_evaluation_plays_eval_episodes_greedy_episodes_of_the_online_net(run):
         assert returns.shape == (config.eval_episodes,)
         np.testing.assert_allclose(metrics.eval_return[i], returns.mean(), rtol=1e-6)
     assert differs > 0
+
+
+def test_stored_end_flags_mark_time_limits_as_truncated_and_nothing_else():
+    """CartPole with a 10-step time limit: a stored transition is truncated exactly when it is
+    the 10th step of its episode and the pole did not fall on it; never both ended flags."""
+    env, env_params = gymnax.make("CartPole-v1")
+    env_params = env_params.replace(max_steps_in_episode=10)
+    config = DQNConfig(
+        total_timesteps=400, num_envs=4, train_frequency=4, buffer_size=400, batch_size=32,
+        learning_starts=200, log_interval=200, eval_episodes=0, hidden_sizes=(8,),
+    )  # fmt: skip
+    result = jax.jit(make_train(config, env, env_params))(key(0))
+    storage = result.state.replay.storage
+    rounds = config.total_timesteps // config.num_envs  # slot t * num_envs + e: round t, env e
+    terminated = np.asarray(storage.terminated).reshape(rounds, config.num_envs)
+    truncated = np.asarray(storage.truncated).reshape(rounds, config.num_envs)
+    expected = np.zeros_like(truncated)
+    for e in range(config.num_envs):
+        length = 0
+        for t in range(rounds):
+            length += 1
+            expected[t, e] = float(length == 10 and not terminated[t, e])
+            if terminated[t, e] or length == 10:
+                length = 0
+    np.testing.assert_array_equal(truncated, expected)
+    assert truncated.sum() > 0 and terminated.sum() > 0
+    assert not np.any((truncated == 1) & (terminated == 1))

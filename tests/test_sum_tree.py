@@ -108,3 +108,13 @@ def test_stratified_sampling_frequencies_match_priorities():
     expected = p / p.sum() * draws.size
     chi2 = np.sum((counts[:10] - expected) ** 2 / expected)
     assert chi2 < CHI2_999[9], (chi2, counts[:10], expected)
+
+
+def test_a_one_slot_tree_holds_and_finds_its_only_leaf():
+    # buffer_size=1 with prioritized replay: the smallest tree there is
+    tree = sum_tree.set_priorities(sum_tree.init(1), jnp.array([0]), jnp.array([2.5]))
+    assert sum_tree.capacity_of(tree) == 1
+    assert float(sum_tree.total(tree)) == 2.5
+    np.testing.assert_array_equal(sum_tree.find(tree, jnp.array([0.0, 1.0, 2.4])), [0, 0, 0])
+    with pytest.raises(ValueError, match="capacity=0 must be at least 1"):
+        sum_tree.init(0)
