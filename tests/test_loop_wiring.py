@@ -30,6 +30,7 @@ import optax
 import pytest
 import rlax
 from conftest import LOOP, Call, LoopSpy, brute_force_n_step, key
+from gymnax.environments.classic_control.cartpole import CartPole
 
 from dqn_jax import DQNConfig, HParams, make_train
 from dqn_jax.config import HPARAM_RANGES
@@ -751,3 +752,38 @@ def test_stored_end_flags_mark_time_limits_as_truncated_and_nothing_else():
     np.testing.assert_array_equal(truncated, expected)
     assert truncated.sum() > 0 and terminated.sum() > 0
     assert not np.any((truncated == 1) & (terminated == 1))
+
+
+class HugeRewardCartPole(CartPole):
+    """CartPole paying 1.5e38 a step: a 3-step return overflows float32 to inf, so the Huber
+    loss is inf while its gradient, clipped at huber_delta, stays finite."""
+
+    def step_env(self, key, state, action, params):
+        obs, state, reward, done, info = super().step_env(key, state, action, params)
+        return obs, state, reward * 1.5e38, done, info
+
+
+def test_a_step_diverging_with_a_finite_gradient_logs_its_own_statistics_and_no_later_ones(
+    monkeypatch,
+):
+    config = DQNConfig(
+        total_timesteps=400, num_envs=4, train_frequency=4, buffer_size=400, batch_size=32,
+        learning_starts=200, log_interval=400, eval_episodes=0, hidden_sizes=(8,), loss="huber",
+    )  # fmt: skip
+    env = HugeRewardCartPole()
+    spy = LoopSpy(monkeypatch)
+    spy.spy(LOOP, "td_update")
+    result = jax.jit(make_train(config, env=env, env_params=env.default_params))(key(0))
+    jax.block_until_ready(result)
+    jax.effects_barrier()
+    infos = [call.out[2] for call in spy.calls]
+    assert len(infos) == config.num_updates > 1
+    first = infos[0]  # the first gradient step diverges: inf loss, finite gradient
+    assert np.isinf(float(first.loss)) and np.isfinite(float(first.grad_norm))
+    metrics = result.metrics
+    first_step = config.total_timesteps - (config.num_updates - 1) * config.train_frequency
+    assert int(metrics.diverged_at[0]) == first_step  # the env step after the first update
+    # the interval's means hold the diverging step alone; the 49 rejected ones add nothing
+    np.testing.assert_allclose(float(metrics.grad_norm[0]), float(first.grad_norm), rtol=1e-6)
+    np.testing.assert_allclose(float(metrics.q_mean[0]), float(first.q_mean), rtol=1e-6)
+    assert np.isinf(float(metrics.loss[0]))
