@@ -88,11 +88,14 @@ class Recorder:
         self.env_steps.append(int(env_steps))
 
 
-def test_the_loop_reports_every_interval_and_at_the_end():
-    # 3 rounds of 4 env steps per report; 2,000 is not a multiple of 12, so the end is extra
+@pytest.mark.parametrize(("interval", "every"), [(12, 12), (2, 4)])
+def test_the_loop_reports_every_interval_and_at_the_end(interval, every):
+    # 12: 3 rounds of 4 env steps per report, and 2,000 is not a multiple of 12, so the end is
+    # extra; 2: shorter than a round, so every round reports
     config = DQNConfig(**TINY_KWARGS)
-    recorder = Recorder(interval=3 * config.train_frequency)
+    assert config.train_frequency == 4
+    recorder = Recorder(interval=interval)
     jax.block_until_ready(jax.jit(dqn_jax.make_train(config, progress=recorder))(jax.random.key(0)))
     jax.effects_barrier()
-    expected = [*range(12, config.total_timesteps, 12), config.total_timesteps]
+    expected = sorted({*range(every, config.total_timesteps, every), config.total_timesteps})
     assert sorted(recorder.env_steps) == expected  # debug callbacks are unordered effects
