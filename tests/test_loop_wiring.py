@@ -32,7 +32,7 @@ import rlax
 from conftest import LOOP, Call, LoopSpy, brute_force_n_step, key
 from gymnax.environments.classic_control.cartpole import CartPole
 
-from dqn_jax import DQNConfig, HParams, make_train
+from dqn_jax import DQNConfig, HParams, make_train, sum_tree
 from dqn_jax.config import HPARAM_RANGES
 
 MAX_STEPS = 12  # CartPole time limit here: episodes end by truncation as well as termination
@@ -787,3 +787,27 @@ def test_a_step_diverging_with_a_finite_gradient_logs_its_own_statistics_and_no_
     np.testing.assert_allclose(float(metrics.grad_norm[0]), float(first.grad_norm), rtol=1e-6)
     np.testing.assert_allclose(float(metrics.q_mean[0]), float(first.q_mean), rtol=1e-6)
     assert np.isinf(float(metrics.loss[0]))
+
+
+def test_rejected_steps_give_their_sampled_slots_the_priority_of_a_zero_td_error(monkeypatch):
+    """Every step of the huge-reward run is rejected (the first diverges, the rest come after):
+    the loop hands prioritized.update TD errors of 0, so each sampled slot gets eps**alpha."""
+    config = DQNConfig(
+        total_timesteps=400, num_envs=4, train_frequency=4, buffer_size=400, batch_size=32,
+        learning_starts=200, log_interval=400, eval_episodes=0, hidden_sizes=(8,), loss="huber",
+        prioritized="proportional",
+    )  # fmt: skip
+    env = HugeRewardCartPole()
+    spy = LoopSpy(monkeypatch)
+    spy.spy(LOOP.prioritized, "update")
+    result = jax.jit(make_train(config, env=env, env_params=env.default_params))(key(0))
+    jax.block_until_ready(result)
+    jax.effects_barrier()
+    assert len(spy.calls) == config.num_updates
+    assert int(result.metrics.diverged_at[0]) >= 0
+    for call in spy.calls:
+        np.testing.assert_array_equal(call.args["td_error"], 0.0)
+    last = spy.calls[-1]
+    tree_leaves = np.asarray(sum_tree.leaves(last.out.tree))
+    expected = np.float32(config.per_eps) ** np.float32(config.per_alpha)
+    np.testing.assert_allclose(tree_leaves[last.args["index"]], expected, rtol=1e-6)
