@@ -336,9 +336,11 @@ class Reports:
     def __init__(self, interval: int) -> None:
         self.interval = interval
         self.steps: list[list[int]] = []
+        self.returns: list[np.ndarray] = []
 
     def __call__(self, env_steps, recent_return) -> None:
         self.steps.append(np.asarray(env_steps).tolist())
+        self.returns.append(np.asarray(recent_return))
 
 
 def test_a_tracked_shard_is_the_untracked_shard_with_its_agents_labelled_globally(
@@ -401,6 +403,12 @@ def test_tracked_sweep_matches_the_one_program_sweep(base, config):
     assert progress.steps == [
         [1000 * i + 500 * c + 500] * n for i in range(3) for c, n in ((0, 4), (1, 2))
     ]
+    # ... with each chunk's real agents' recent returns at that logging point
+    returns = np.asarray(tracked.result.metrics.episode_return).reshape(6, 3)
+    want = [returns[agents, i] for i in range(3) for agents in (slice(0, 4), slice(4, 6))]
+    assert len(progress.returns) == len(want)
+    for got, expected in zip(progress.returns, want, strict=True):
+        np.testing.assert_array_equal(got, expected)
 
 
 # --- the table and the memory figure --------------------------------------------------------------
