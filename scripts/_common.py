@@ -9,6 +9,7 @@ loads it, and a worker that times its own imports of JAX starts the clock before
 
 from __future__ import annotations
 
+import argparse
 import ast
 import dataclasses
 import json
@@ -102,6 +103,54 @@ def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
         except (ValueError, SyntaxError):
             overrides[name] = value
     return overrides
+
+
+def parse_config(text: str) -> tuple[str, dict[str, Any]]:
+    """``"label:field=value,field=value"`` (or just ``"label"``) -> (label, overrides)."""
+    label, _, rest = text.partition(":")
+    return label.strip(), parse_overrides(s for s in rest.split(",") if s.strip())
+
+
+# --- measured rows: JSON lines, and the section they render ---------------------------------------
+
+
+def add_row_flags(parser: argparse.ArgumentParser) -> None:
+    """``--json``, ``--from-json``, ``--command``, ``--notes`` and ``--write``: keep each measured
+    row, render earlier rows instead of measuring, and write the section to BENCHMARKS.md."""
+    parser.add_argument("--json", type=Path, help="append every row to this JSON-lines file")
+    parser.add_argument(
+        "--from-json", type=Path, help="measure nothing: render the rows of an earlier --json"
+    )
+    parser.add_argument("--command", help="the command line to name (with --from-json)")
+    parser.add_argument("--notes", type=Path, help="markdown file added under the table")
+    parser.add_argument("--write", action="store_true", help="write the section to BENCHMARKS.md")
+
+
+def read_rows(path: Path | None) -> list[dict[str, Any]]:
+    """The rows of a ``--json`` file (none without one)."""
+    if path is None:
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line]
+
+
+def append_row(path: Path | None, row: dict[str, Any]) -> None:
+    """Appends ``row`` to the ``--json`` file, if one was given."""
+    if path is not None:
+        with path.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+
+
+def write_rows_section(
+    name: str, section: Callable[[list[dict[str, Any]], str], str], rows: list, args: Any
+) -> None:
+    """With ``--write``: ``section(rows, command)`` with the ``--notes`` under it, as the
+    BENCHMARKS.md section ``name``."""
+    if not args.write:
+        return
+    text = section(rows, args.command or "")
+    if args.notes:
+        text += "\n\n" + args.notes.read_text().strip()
+    write_section(name, text)
 
 
 # --- compiling ahead of time --------------------------------------------------------------------

@@ -20,19 +20,12 @@ import dataclasses
 import json
 import os
 import time
-from pathlib import Path
 from typing import Any
 
-from _common import header, parse_overrides, write_section
+from _common import add_row_flags, append_row, header, parse_config, read_rows, write_rows_section
 
 THRESHOLD = 475.0
 EPISODES = 100
-
-
-def parse_config(text: str) -> tuple[str, dict[str, Any]]:
-    """``"label:field=value,field=value"`` (or just ``"label"``) -> (label, overrides)."""
-    label, _, rest = text.partition(":")
-    return label.strip(), parse_overrides(s for s in rest.split(",") if s.strip())
 
 
 def measure(label: str, overrides: dict[str, Any], seed_sets: list[int], seeds: int) -> dict:
@@ -135,16 +128,10 @@ def main() -> None:
     parser.add_argument("--config", action="append", help='"label:field=value,..." (repeatable)')
     parser.add_argument("--seed-sets", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--seeds", type=int, default=30, help="seeds per set")
-    parser.add_argument("--json", type=Path, help="append every row to this JSON-lines file")
-    parser.add_argument("--from-json", type=Path, help="render the rows of an earlier --json")
-    parser.add_argument("--command", help="the command line to name (with --from-json)")
-    parser.add_argument("--notes", type=Path, help="markdown file added under the table")
-    parser.add_argument("--write", action="store_true", help="write the section to BENCHMARKS.md")
+    add_row_flags(parser)
     args = parser.parse_args()
-    rows = []
-    if args.from_json:
-        rows = [json.loads(line) for line in args.from_json.read_text().splitlines() if line]
-    for text in args.config or []:
+    rows = read_rows(args.from_json)
+    for text in [] if args.from_json else args.config or []:
         label, overrides = parse_config(text)
         row = measure(label, overrides, args.seed_sets, args.seeds)
         rows.append(row)
@@ -154,14 +141,8 @@ def main() -> None:
             f"{min(min(f) for f in row['finals']):.0f}, {row['seconds']:.0f} s",
             flush=True,
         )
-        if args.json:
-            with args.json.open("a") as f:
-                f.write(json.dumps(row) + "\n")
-    if args.write:
-        text = section(rows, args.command or "")
-        if args.notes:
-            text += "\n\n" + args.notes.read_text().strip()
-        write_section("sample-efficiency", text)
+        append_row(args.json, row)
+    write_rows_section("sample-efficiency", section, rows, args)
 
 
 if __name__ == "__main__":

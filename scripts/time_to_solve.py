@@ -55,14 +55,17 @@ from _common import (
     REJAX_FIVE_VALUE_STEP,
     REJAX_VENV,
     SB3_VENV,
+    add_row_flags,
+    append_row,
     compile_agents,
     header,
-    parse_overrides,
+    parse_config,
+    read_rows,
     rejax_python,
     run_program,
     run_worker,
     sb3_python,
-    write_section,
+    write_rows_section,
 )
 
 START = time.perf_counter()
@@ -70,12 +73,6 @@ START = time.perf_counter()
 THRESHOLD = 475.0
 # seconds: the project's targets for one seed (cold and warm) and for ten (warm cache)
 GOALS = {1: 5.0, 10: 15.0}
-
-
-def parse_config(text: str) -> tuple[str, dict[str, Any]]:
-    """``"label:field=value,field=value"`` (or just ``"label"``) -> (label, overrides)."""
-    label, _, rest = text.partition(":")
-    return label.strip(), parse_overrides(s for s in rest.split(",") if s.strip())
 
 
 def worker(seeds: int, overrides: dict[str, Any], cache: str | None = None) -> dict[str, Any]:
@@ -519,27 +516,17 @@ def main() -> None:
         default=SB3_VENV,
         help="venv with stable-baselines3 (made if missing)",
     )
-    parser.add_argument("--json", type=Path, help="append every row to this JSON-lines file")
-    parser.add_argument(
-        "--from-json", type=Path, help="measure nothing: render the rows of an earlier --json"
-    )
-    parser.add_argument("--command", help="the command line to name (with --from-json)")
-    parser.add_argument("--notes", type=Path, help="markdown file added under the table")
-    parser.add_argument("--write", action="store_true", help="write the section to BENCHMARKS.md")
+    add_row_flags(parser)
     args = parser.parse_args()
-    rows = []
+    rows = read_rows(args.from_json)
+    for row in rows:
+        report(row)
 
     def add(row: dict[str, Any]) -> None:
         rows.append(row)
         report(row)
-        if args.json:
-            with args.json.open("a") as f:
-                f.write(json.dumps(row) + "\n")
+        append_row(args.json, row)
 
-    if args.from_json:
-        rows = [json.loads(line) for line in args.from_json.read_text().splitlines() if line]
-        for row in rows:
-            report(row)
     for text in [] if args.from_json else args.config or ["defaults"]:
         label, overrides = parse_config(text)
         for seeds in args.seeds:
@@ -555,11 +542,7 @@ def main() -> None:
             add(measure_peer(peer, seed, venvs[peer]))
     for line in ratio_lines(rows):
         print(line.replace("**", ""))
-    if args.write:
-        text = section(rows, args.command or "")
-        if args.notes:
-            text += "\n\n" + args.notes.read_text().strip()
-        write_section("time-to-solve", text)
+    write_rows_section("time-to-solve", section, rows, args)
 
 
 if __name__ == "__main__":
