@@ -548,8 +548,12 @@ class HParams(eqx.Module):
                 if name == "target_update_period":
                     _check_integral(name, value)
         for name in names:
-            dtype = jnp.int32 if name == "target_update_period" else jnp.float32
-            setattr(self, name, jnp.asarray(values[name], dtype))
+            dtype = np.int32 if name == "target_update_period" else np.float32
+            value = values[name]
+            # numbers become arrays on the host first: jnp.asarray would compile a conversion
+            if not isinstance(value, jax.Array):
+                value = np.asarray(value, dtype)
+            setattr(self, name, jnp.asarray(value, dtype))
 
     @classmethod
     def from_config(cls, config: DQNConfig, **overrides: Any) -> HParams:

@@ -1,8 +1,9 @@
 """The command line's programs in JAX's persistent compilation cache
 (``dqn_jax.storage.compile_cache``): a ``dqn-jax train`` with its progress bar writes its
-programs on a first run (JAX refuses any program that holds a host callback), a second process
-loads them instead of compiling, ``--no-compile-cache`` writes nothing, and the bar is fed from
-the host at the start and at every logging point.
+programs on a first run (JAX refuses any program that holds a host callback), and its init and
+step whole into the ``programs`` folder beside them (``dqn_jax.storage.programs``); a second
+process loads those without tracing them and compiles nothing, ``--no-compile-cache`` writes
+nothing, and the bar is fed from the host at the start and at every logging point.
 
 Three subprocesses in two waves (``python -m dqn_jax``, JAX logging its compiles and cache
 misses); the rest runs in this process.
@@ -61,13 +62,30 @@ def run_cli(commands: dict[str, tuple[list[str], Path]]) -> dict[str, subprocess
 
 
 def entries(folder: Path) -> dict[str, float]:
-    """The cache's files and their modification times."""
-    return {p.name: p.stat().st_mtime for p in folder.iterdir()} if folder.exists() else {}
+    """The cache's files (its subfolders' too) and their modification times."""
+    if not folder.exists():
+        return {}
+    return {str(p.relative_to(folder)): p.stat().st_mtime for p in folder.rglob("*")}
 
 
 def programs(folder: Path) -> set[str]:
-    """The names of the programs cached in ``folder`` (``jit_step``, ...)."""
-    return {name.rsplit("-", 2)[0] for name in entries(folder)}
+    """The names of the programs cached in ``folder`` by JAX (``jit_step``, ...)."""
+    return {p.name.rsplit("-", 2)[0] for p in folder.iterdir() if p.is_file()}
+
+
+def stored(folder: Path) -> set[str]:
+    """The names of the whole programs stored in ``folder``'s ``programs`` subfolder."""
+    return {p.name.split("-")[0] for p in (folder / compile_cache.PROGRAMS).glob("*.bin")}
+
+
+def traced(stderr: str) -> set[str]:
+    """The functions JAX logged tracing for jit."""
+    return set(re.findall(r"Finished tracing (\S+) for jit", stderr))
+
+
+def lowered(stderr: str) -> set[str]:
+    """The programs JAX logged lowering to MLIR (``jit_step``, ...)."""
+    return set(re.findall(r"MLIR module conversion jit\((\S+)\)", stderr))
 
 
 def log_lines(stderr: str, kind: str) -> set[str]:
@@ -99,12 +117,18 @@ def runs(tmp_path_factory) -> dict:
 def test_a_first_run_with_the_bar_writes_its_programs(runs):
     assert {"jit_init", "jit_step"} <= programs(runs["cache"])
     assert {"jit_init", "jit_step"} <= log_lines(runs["first"].stderr, "miss")
+    assert stored(runs["cache"]) == {"init", "step"}
     assert "2.00k/2.00k" in runs["first"].stderr  # the bar was drawn, to its end
 
 
 def test_a_second_process_loads_the_programs_instead_of_compiling(runs):
     stderr = runs["second"].stderr
-    assert {"jit_init", "jit_step"} <= log_lines(stderr, "hit")
+    assert {"init", "step"} <= lowered(runs["first"].stderr)
+    assert not {"init", "step"} & lowered(stderr)  # loaded whole: neither lowered nor compiled
+    # The step is not even traced; the init is, for its state's structure, but only once the
+    # first interval runs.
+    assert "step" not in traced(stderr)
+    assert log_lines(stderr, "hit")  # the small programs (keys, conversions) from JAX's cache
     assert not log_lines(stderr, "miss")  # every program, the small ones too
     assert entries(runs["cache"]) == runs["after_first"]  # nothing written or rewritten
     assert table(runs["second"].stdout) == table(runs["first"].stdout)

@@ -177,9 +177,12 @@ def _run(
     folder: Path | None,
     args: argparse.Namespace,
     tracker: Any = None,
+    store: Any = None,
+    hint: str | None = None,
 ) -> None:
     """Trains (from ``start``: a Checkpoint or (keys, hparams)), prints, saves and evaluates;
-    feeds ``tracker`` (closed at the end) at every logging point."""
+    feeds ``tracker`` (closed at the end) at every logging point. The init and step programs
+    come from ``store`` (default: ``_program_store()``), which remembers them under ``hint``."""
     import jax
 
     from dqn_jax.loop.progress import ProgressBar
@@ -212,9 +215,12 @@ def _run(
             grid_names=grid_of(info),
             progress=progress,
             tracker=tracker,
+            programs=store or _program_store(),
         )
         jax.block_until_ready(checkpoint.state)
     finally:
+        if store is not None and hint is not None:
+            store.remember(hint)
         if progress is not None:
             progress.close()
         if tracker is not None:
@@ -237,6 +243,15 @@ def _run(
         returns = _evaluate_agents(config, q_network(config, checkpoint.state), key, args.episodes)
         labels = _agent_labels(info, checkpoint.hparams, checkpoint.batch_shape)
         _print_evaluation(returns, labels, args.episodes)
+
+
+def _program_store() -> Any:
+    """The ``ProgramStore`` in the compilation cache's folder, or ``None`` while it is off."""
+    from dqn_jax.storage.compile_cache import programs_dir
+    from dqn_jax.storage.programs import ProgramStore
+
+    folder = programs_dir()
+    return None if folder is None else ProgramStore(folder)
 
 
 def _check_divergence(checkpoint: Any, info: Any) -> None:

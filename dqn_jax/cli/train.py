@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
-from dqn_jax.cli.common import UsageError, _config, _config_values, _new_run_folder, _run, _tracker
+from dqn_jax.cli.common import (
+    UsageError,
+    _config,
+    _config_values,
+    _new_run_folder,
+    _program_store,
+    _run,
+    _tracker,
+)
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
@@ -25,7 +34,13 @@ def _cmd_train(args: argparse.Namespace) -> None:
     )
 
     values = _config_values(args)
-    if args.resume is not None:
+    if args.resume is None:
+        # The programs this command line used last time start loading while it is checked.
+        store = _program_store()
+        hint = json.dumps({"values": values, "seeds": args.seeds}, sort_keys=True, default=str)
+        if store is not None:
+            store.prefetch(hint)
+    else:
         folder = Path(args.resume)
         info = read_config(folder)
         wanted = info.config
@@ -86,7 +101,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
     )
     hparams = agent_hparams(config, agents)
     start = (agent_keys(args.seed, agents), hparams)
-    _run(config, start, info, folder, args, tracker)
+    _run(config, start, info, folder, args, tracker, store, hint)
 
 
 def _extension_of(extended: Any, config: Any) -> bool:

@@ -11,7 +11,10 @@ From Python, one line before the first compile turns the cache on::
 
     dqn_jax.use_compile_cache()  # ~/.cache/dqn-jax/jax, or JAX_COMPILATION_CACHE_DIR if set
 
-The ``dqn-jax`` command does this for itself (``--no-compile-cache`` turns it off).
+The ``dqn-jax`` command does this for itself (``--no-compile-cache`` turns it off), and keeps its
+init and step programs whole in the cache folder's ``programs`` subfolder as well
+(``dqn_jax.storage.programs``): JAX's cache spares the compile, those spare tracing and lowering
+too.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from pathlib import Path
 import jax
 
 DIR_VARIABLE = "JAX_COMPILATION_CACHE_DIR"
+PROGRAMS = "programs"  # the subfolder of whole programs; JAX's own files lie beside it
 # JAX's own defaults keep only programs that took over 1 s to compile; these keep every one (our
 # init and evaluation programs compile in less), unless the environment sets them.
 THRESHOLDS = {
@@ -44,6 +48,15 @@ def cache_dir() -> Path:
     (``JAX_COMPILATION_CACHE_DIR`` or ``jax.config``), else :func:`default_cache_dir`."""
     chosen = jax.config.jax_compilation_cache_dir or os.environ.get(DIR_VARIABLE)
     return Path(chosen) if chosen else default_cache_dir()
+
+
+def programs_dir() -> Path | None:
+    """Where whole programs are stored (``dqn_jax.storage.programs``) while the persistent cache
+    is on: the ``programs`` folder inside JAX's cache folder; ``None`` while it is off."""
+    folder = jax.config.jax_compilation_cache_dir
+    if not (jax.config.jax_enable_compilation_cache and folder):
+        return None
+    return Path(folder) / PROGRAMS
 
 
 def use_compile_cache(path: str | Path | None = None) -> Path:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import io
 import json
 import math
@@ -38,6 +39,7 @@ from dqn_jax.loop.train import Metrics, TrainResult, TrainState, make_train
 from dqn_jax.storage.atomic_file import write_atomic
 from dqn_jax.storage.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from dqn_jax.storage.config_file import config_from_dict, config_to_dict
+from dqn_jax.storage.programs import ProgramStore, load_or_compile
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.csv"
@@ -244,6 +246,7 @@ def train_intervals(
     grid_names: tuple[str, ...] = (),
     progress: Callable[[np.ndarray, np.ndarray], None] | None = None,
     tracker: Tracker | None = None,
+    programs: ProgramStore | str | Path | None = None,
 ) -> Checkpoint:
     """Trains agents interval by interval with a jitted ``train.step``, saving checkpoints.
 
@@ -267,11 +270,13 @@ def train_intervals(
             logging point's ``env_steps`` and ``episode_return``.
         tracker: called after every interval with its metrics and the agents' labels
             (``dqn_jax.loop.tracking``: seeds, and the ``grid_names`` values of each agent).
+        programs: a ``ProgramStore`` (or its folder) to load the compiled init and step programs
+            from and store them in (``dqn_jax.storage.programs``), or ``None`` to compile them
+            in this process. A stored program skips tracing and lowering, not only the compile.
 
     Returns:
         The checkpoint at ``stop`` (also written to ``folder``).
     """
-    train = make_train(config)
     if isinstance(start, Checkpoint):
         state, hparams, metrics = start.state, start.hparams, start.metrics
         interval, batch_shape = start.interval, start.batch_shape
@@ -281,15 +286,47 @@ def train_intervals(
         state, metrics, interval = None, None, 0
     hparams_ndim = np.ndim(hparams.learning_rate)
     batch_ndim = len(batch_shape)
+    hparams_def, hparams_leaves = jax.tree.structure(hparams), jax.tree.leaves(hparams)
+    describe = {"config": config_to_dict(config), "batch": batch_shape, "hparams": hparams_ndim}
+    train = functools.cache(lambda: make_train(config))  # only for what is not stored
+
+    # The programs take and return flat lists of leaves: a stored one loads without the state's
+    # pytree structure (``dqn_jax.storage.programs``).
+    def init_program() -> Callable[..., list[jax.Array]]:
+        batched = vmap_agents(train().init, batch_ndim, hparams_ndim, (0, "hparams"))
+
+        def init(keys: jax.Array, hp: list[jax.Array]) -> list[jax.Array]:
+            return jax.tree.leaves(batched(keys, hparams_def.unflatten(hp)))
+
+        return init
+
+    @functools.cache
+    def state_def() -> Any:
+        if state is not None:
+            return jax.tree.structure(state)
+        init = vmap_agents(train().init, batch_ndim, hparams_ndim, (0, "hparams"))
+        return jax.tree.structure(jax.eval_shape(init, keys, hparams))
+
+    def step_program() -> Callable[..., tuple[list[jax.Array], list[jax.Array]]]:
+        batched = vmap_agents(train().step, batch_ndim, hparams_ndim, (0, "hparams", None))
+
+        def step(leaves: list[jax.Array], hp: list[jax.Array], i: jax.Array) -> Any:
+            new, out = batched(state_def().unflatten(leaves), hparams_def.unflatten(hp), i)
+            return jax.tree.leaves(new), list(out)
+
+        return step
+
     if state is None:
-        init = vmap_agents(train.init, batch_ndim, hparams_ndim, (0, "hparams"))
-        state = jax.jit(init)(keys, hparams)
+        args = (keys, hparams_leaves)
+        init = load_or_compile("init", init_program, args, describe, programs)
+        leaves = init(*args)
+    else:
+        leaves = jax.tree.leaves(state)
     stop = config.num_logs if stop is None else min(stop, config.num_logs)
-    checkpoint = Checkpoint(config, state, hparams, metrics, interval)
     if interval >= stop:
-        return checkpoint
-    step = jax.jit(vmap_agents(train.step, batch_ndim, hparams_ndim, (0, "hparams", None)))
-    step = step.lower(state, hparams, jnp.int32(interval)).compile()  # before the first report
+        return Checkpoint(config, state_def().unflatten(leaves), hparams, metrics, interval)
+    args = (leaves, hparams_leaves, jnp.int32(interval))
+    step = load_or_compile("step", step_program, args, describe, programs)  # before any report
     # Logging points gather on the host: a concatenation on the device would compile anew for
     # every length.
     chunks = [] if metrics is None else [jax.tree.map(np.asarray, metrics)]
@@ -298,10 +335,12 @@ def train_intervals(
         swept = {n: flatten_agents(getattr(hparams, n), batch_shape) for n in grid_names}
         labels = agent_labels(num_agents, seeds or num_agents, swept)
     if progress is not None:
-        progress(np.asarray(state.env_steps), np.full(batch_shape, np.nan, np.float32))
+        steps = np.zeros(batch_shape, np.int32) if state is None else state.env_steps
+        progress(np.asarray(steps), np.full(batch_shape, np.nan, np.float32))
     for i in range(interval, stop):
-        state, new = step(state, hparams, jnp.int32(i))
-        new = jax.tree.map(np.asarray, new)
+        leaves, new = step(leaves, hparams_leaves, jnp.int32(i))
+        state_def()  # traced, where it is not yet known, while the interval runs
+        new = Metrics(*(np.asarray(x) for x in new))
         if progress is not None:
             progress(new.env_steps, new.episode_return)
         if tracker is not None:
@@ -310,7 +349,9 @@ def train_intervals(
         if (i + 1) % checkpoint_every == 0 or i + 1 == stop:
             metrics = jax.tree.map(lambda *xs: np.concatenate(xs, axis=-1), *chunks)
             chunks = [metrics]
-            checkpoint = Checkpoint(config, state, hparams, jax.device_put(metrics), i + 1)
+            checkpoint = Checkpoint(
+                config, state_def().unflatten(leaves), hparams, jax.device_put(metrics), i + 1
+            )
             if folder is not None:
                 save_checkpoint(Path(folder) / CHECKPOINT_FILE, checkpoint)
                 write_metrics(folder, metrics, hparams, grid_names, seeds)
