@@ -2,6 +2,7 @@
 
 - ``envs``: gymnax environments checked for DQN; observations preprocessed for the network
 - ``networks``: ``QNetwork``, an Equinox Q-network called on one observation
+- ``conv_network``: ``ConvQNetwork``, a convolutional torso under the same head, for images
 - ``replay``: ``ReplayState``, a ring buffer with pure ``init`` / ``add`` / ``sample``
 - ``sum_tree``: the float32-exact sum-tree behind prioritized sampling
 - ``prioritized``: prioritized replay's ``PriorityState``: ``init`` / ``add`` / ``sample`` /
