@@ -14,6 +14,7 @@ from conftest import key
 from gymnax.environments import spaces
 from gymnax.wrappers.purerl import GymnaxWrapper
 
+import dqn_jax
 from dqn_jax import DQNConfig, HParams, bytes_per_agent, make_env, make_train
 from dqn_jax.blocks.envs import spec_from_env
 from dqn_jax.blocks.observations import decode, encode
@@ -186,6 +187,8 @@ def test_packed_replay_trains_a_conv_network(truncated_breakout):
     assert result.state.replay.storage.obs.shape == (400, 50)  # 400 bits of (10, 10, 4)
     assert np.all(np.isfinite(np.asarray(result.metrics.loss)))
     assert int(result.state.updates) == (400 - 64) // 2 + 1
+    image = jnp.zeros((10, 10, 4)).at[9, 4, 0].set(1.0)
+    assert 0 <= int(dqn_jax.act(result.q_network, image, key(0))) < 3
 
 
 def test_packed_replay_keeps_the_real_last_observation_at_a_truncation(truncated_breakout):
@@ -214,7 +217,10 @@ def test_without_sticky_actions_every_step_executes_the_chosen_action(truncated_
 
 
 def test_sticky_actions_wrap_the_env_the_loop_steps():
-    config = DQNConfig.for_env("Breakout-MinAtar", **LOOP_KWARGS, sticky_action_prob=0.5)
+    """Also the family on the conv network: a dueling head and prioritized replay (with the
+    tuned Double DQN and 3-step returns)."""
+    family = dict(dueling="mean", prioritized="proportional")
+    config = DQNConfig.for_env("Breakout-MinAtar", **LOOP_KWARGS, **family, sticky_action_prob=0.5)
     train = make_train(config)
     assert type(train.env_spec.env).__name__ == "StickyActionWrapper"
     assert train.env_spec.env._sticky_action_prob == 0.5
@@ -223,3 +229,7 @@ def test_sticky_actions_wrap_the_env_the_loop_steps():
     asked = _moved_as_asked(_stored(result, train.env_spec, 200, 2))
     # half the steps repeat the last action, which differs from a random choice 2/3 of the time
     assert 0.15 < 1 - asked.mean() < 0.5, 1 - asked.mean()
+    assert result.q_network.head.dueling == "mean"
+    assert np.all(np.isfinite(np.asarray(result.metrics.loss)))
+    leaves = np.asarray(result.state.priorities.tree.nodes)[512 : 512 + 400]  # one per slot
+    assert len(np.unique(leaves)) > 10  # the TD errors of sampled slots reached the tree
