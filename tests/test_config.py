@@ -308,6 +308,8 @@ def test_unknown_network_raises():
 
 
 def test_conv_network_on_flat_observations_raises_naming_network_before_compiling():
+    # built before listening: building an environment runs gymnax code, some of it jitted
+    cartpole, _ = make_env("CartPole-v1"), make_env("Breakout-MinAtar")
     events = []
 
     def record(event, *args, **kwargs):
@@ -318,7 +320,6 @@ def test_conv_network_on_flat_observations_raises_naming_network_before_compilin
         with raises_naming("network", "'conv'", "(4,)", "'mlp' or 'auto'"):
             DQNConfig(network="conv")  # CartPole-v1
         config = DQNConfig(env_name="Breakout-MinAtar", network="conv")
-        cartpole = make_env("CartPole-v1")
         with raises_naming("network", "'conv'", "(4,)"):
             dqn_jax.make_train(config, cartpole.env, cartpole.env_params)
     finally:

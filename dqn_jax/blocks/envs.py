@@ -81,9 +81,6 @@ class EnvSpec:
         obs_dim: number of elements of the float32 observation the network sees.
         obs_shape: its shape: ``(height, width, channels)`` for an image (a rank-3 ``Box``),
             ``(obs_dim,)`` for anything else (flattened).
-        obs_storage: how the replay memory stores an observation, one of
-            ``observations.STORAGE_KINDS`` (``"bits"``, ``"uint8"`` or ``"float32"``; see
-            :meth:`encode`).
         num_actions: number of discrete actions.
         one_hot: for an environment with a scalar integer (``Discrete``) observation, the number of
             states it is one-hot encoded into; ``None`` when observations are arrays.
@@ -94,7 +91,6 @@ class EnvSpec:
     env_params: Any
     obs_dim: int
     obs_shape: tuple[int, ...]
-    obs_storage: str
     num_actions: int
     one_hot: int | None
     max_steps_in_episode: int
@@ -121,6 +117,17 @@ class EnvSpec:
         if self.one_hot is not None:
             return jax.nn.one_hot(obs, self.one_hot, dtype=jnp.float32).reshape(-1)
         return jnp.asarray(obs, jnp.float32).reshape(self.obs_shape)
+
+    @functools.cached_property
+    def obs_storage(self) -> str:
+        """How the replay memory stores an observation, one of ``observations.STORAGE_KINDS``
+        (see :meth:`encode`): decided from the dtype observations really come in (a space's
+        dtype may differ from it) and ``observations.BINARY_OBSERVATIONS``. Found on first use
+        (it traces ``env.reset``), so building a spec stays cheap."""
+        if self.one_hot is not None:
+            return "float32"
+        raw = jax.eval_shape(self.env.reset, jax.random.key(0), self.env_params)[0]
+        return observations.observation_storage(raw.dtype, _binary(self.env))
 
     def encode(self, obs: Float[Array, "*obs_shape"]) -> Array:
         """One preprocessed observation -> its stored form (``observations.encode``): bit-packed
@@ -193,7 +200,7 @@ def spec_from_env(
     obs_space = env.observation_space(env_params)
     if isinstance(obs_space, spaces.Discrete):
         one_hot, obs_dim = int(obs_space.n), int(obs_space.n)
-        obs_shape, obs_storage = (obs_dim,), "float32"
+        obs_shape = (obs_dim,)
     elif isinstance(obs_space, spaces.Box):
         one_hot = None
         obs_dim = 1
@@ -201,9 +208,6 @@ def spec_from_env(
             obs_dim *= int(size)
         image = len(obs_space.shape) == 3
         obs_shape = tuple(int(size) for size in obs_space.shape) if image else (obs_dim,)
-        # the dtype observations really come in (a space's dtype may differ from it)
-        raw = jax.eval_shape(env.reset, jax.random.key(0), env_params)[0]
-        obs_storage = observations.observation_storage(raw.dtype, _binary(env))
     else:
         raise _unsupported(
             name, f"observation space {type(obs_space).__name__} is not Box or Discrete"
@@ -213,7 +217,6 @@ def spec_from_env(
         env_params=env_params,
         obs_dim=obs_dim,
         obs_shape=obs_shape,
-        obs_storage=obs_storage,
         num_actions=int(action_space.n),
         one_hot=one_hot,
         max_steps_in_episode=int(env_params.max_steps_in_episode),
