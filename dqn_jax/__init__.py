@@ -1,6 +1,7 @@
 """dqn-jax: Deep Q-Networks as pure, jit-compiled JAX functions."""
 
 from dqn_jax.blocks import prioritized, replay, sum_tree
+from dqn_jax.blocks.conv_network import ConvQNetwork
 from dqn_jax.blocks.envs import EnvSpec, make_env, supported_envs
 from dqn_jax.blocks.exploration import boltzmann, epsilon_greedy, linear_schedule
 from dqn_jax.blocks.networks import QNetwork
@@ -40,6 +41,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Batch",
     "Checkpoint",
+    "ConvQNetwork",
     "DQNConfig",
     "DivergenceError",
     "EnvSpec",

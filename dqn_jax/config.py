@@ -18,8 +18,9 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
-from dqn_jax.blocks.envs import make_env
-from dqn_jax.blocks.networks import ACTIVATIONS, DUELING
+from dqn_jax.blocks.envs import EnvSpec, make_env
+from dqn_jax.blocks.networks import ACTIVATIONS, DUELING, NETWORKS, network_kind
+from dqn_jax.tuned import tuned_settings
 
 LOSSES = ("mse", "huber")
 INT32_MAX = 2**31 - 1  # env-step counters are int32
@@ -152,9 +153,14 @@ class DQNConfig:
 
     # --- environment ---
     env_name: str = "CartPole-v1"
-    """Registered gymnax environment id with a discrete action space."""
+    """Registered gymnax environment id with a discrete action space. The other defaults are
+    tuned for CartPole-v1: ``DQNConfig.for_env(env_name)`` gives the settings tuned for
+    another environment."""
     env_kwargs: tuple[tuple[str, Any], ...] = ()
     """Keyword arguments for ``gymnax.make``; a dict is accepted and stored as sorted pairs."""
+    sticky_action_prob: float = 0.0
+    """Probability, in [0, 1), that the env repeats its last action instead of the chosen one
+    (gymnax's ``StickyActionWrapper``, in training and evaluation; the MinAtar paper used 0.1)."""
 
     # --- amount of experience ---
     total_timesteps: int = 50_000
@@ -235,8 +241,18 @@ class DQNConfig:
     """Env steps over which the temperature decays linearly from start to end (traced)."""
 
     # --- network ---
+    network: str = "auto"
+    """``"mlp"`` (``QNetwork`` on the flattened observation), ``"conv"`` (``ConvQNetwork``:
+    convolutions, then the MLP head; image observations only) or ``"auto"``: conv for image
+    observations ``(height, width, channels)``, mlp otherwise."""
+    conv_channels: tuple[int, ...] = (16,)
+    """Filters of each convolution of the conv network (stride 1, SAME padding); a list is
+    accepted and stored as a tuple."""
+    conv_kernel: int = 3
+    """Side ``k`` of the conv network's ``k x k`` filters."""
     hidden_sizes: tuple[int, ...] = (64, 64)
-    """Widths of the MLP's hidden layers; a list is accepted and stored as a tuple."""
+    """Widths of the hidden layers of the MLP (the conv network's head); a list is accepted and
+    stored as a tuple."""
     activation: str = "relu"
     """Hidden activation, one of ``networks.ACTIVATIONS``."""
     layer_norm: bool = True
@@ -264,8 +280,9 @@ class DQNConfig:
             # sorted by the keys' text, so a non-string key reaches the check below
             items = sorted(self.env_kwargs.items(), key=lambda kv: str(kv[0]))
             object.__setattr__(self, "env_kwargs", tuple(items))
-        if isinstance(self.hidden_sizes, list):
-            object.__setattr__(self, "hidden_sizes", tuple(self.hidden_sizes))
+        for name in ("hidden_sizes", "conv_channels"):
+            if isinstance(getattr(self, name), list):
+                object.__setattr__(self, name, tuple(getattr(self, name)))
         if isinstance(self.extensions, (list, tuple)) and all(
             isinstance(pair, (list, tuple)) for pair in self.extensions
         ):  # pairs read from JSON are lists
@@ -379,6 +396,25 @@ class DQNConfig:
             isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in self.hidden_sizes
         ):
             raise ValueError(f"hidden_sizes={self.hidden_sizes!r} must be a tuple of integers >= 1")
+        if (
+            not isinstance(self.conv_channels, tuple)
+            or not self.conv_channels
+            or not all(
+                isinstance(c, int) and not isinstance(c, bool) and c >= 1
+                for c in self.conv_channels
+            )
+        ):
+            raise ValueError(
+                f"conv_channels={self.conv_channels!r} must be a non-empty tuple of integers >= 1"
+            )
+        _check_int("conv_kernel", self.conv_kernel, 1)
+        if self.network not in NETWORKS:
+            raise ValueError(f"network={self.network!r} must be one of {NETWORKS}")
+        sticky = self.sticky_action_prob
+        if isinstance(sticky, bool) or not isinstance(sticky, (int, float)):
+            raise ValueError(f"sticky_action_prob={sticky!r} must be a number in [0, 1)")
+        if not 0.0 <= sticky < 1.0:  # also False for NaN
+            raise ValueError(f"sticky_action_prob={sticky!r} is outside the allowed range [0, 1)")
         if self.prioritized not in PRIORITIZED:
             raise ValueError(f"prioritized={self.prioritized!r} must be one of {PRIORITIZED}")
         if self.exploration not in EXPLORATION:
@@ -388,7 +424,14 @@ class DQNConfig:
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation={self.activation!r} must be one of {tuple(ACTIVATIONS)}")
         self._validate_extensions()
-        make_env(self.env_name, self.env_kwargs)  # raises ValueError naming env_name
+        spec = make_env(self.env_name, self.env_kwargs)  # raises ValueError naming env_name
+        network_kind(self.network, spec.obs_shape)  # raises ValueError naming network
+
+    @property
+    def env_spec(self) -> EnvSpec:
+        """The environment of ``env_name`` and ``env_kwargs``, wrapped for sticky actions when
+        ``sticky_action_prob > 0`` (built once, then cached)."""
+        return make_env(self.env_name, self.env_kwargs, float(self.sticky_action_prob))
 
     def _validate_extensions(self) -> None:
         pairs = self.extensions
@@ -456,6 +499,23 @@ class DQNConfig:
         else:
             extensions = (*self.extensions, (at, self.total_timesteps))
         return self.replace(total_timesteps=int(total_timesteps), extensions=extensions)
+
+    @classmethod
+    def for_env(cls, env_name: str, **overrides: Any) -> DQNConfig:
+        """The settings tuned for ``env_name`` (``dqn_jax.tuned.TUNED``), with ``overrides``
+        applied.
+
+        ``for_env("CartPole-v1")`` is ``DQNConfig()``. The MinAtar games get a convolutional
+        network and paper-like settings (``dqn_jax.tuned.MINATAR``). An environment without
+        tuned settings gets the defaults (tuned for CartPole-v1) with ``env_name`` set: a start,
+        not a tuned run.
+
+        Raises:
+            ValueError: for an unknown environment or a bad override, naming the field.
+        """
+        if not isinstance(env_name, str):
+            raise ValueError(f"env_name={env_name!r} must be a string")
+        return cls(**{**tuned_settings(env_name), "env_name": env_name, **overrides})
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> DQNConfig:

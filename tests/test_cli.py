@@ -411,6 +411,13 @@ def main_in_process(capsys, *argv: str) -> Exited:
         (["--total-timesteps", "abc"], ["total_timesteps", "abc"]),
         (["train", "--hidden-sizes", "16,x"], ["hidden_sizes"]),
         (["train", "--double", "maybe"], ["double"]),
+        (["train", "--sticky-action-prob", "1"], ["sticky_action_prob=1.0", "[0, 1)"]),
+        (["train", "--network", "conv"], ["network='conv'", "(4,)"]),
+        (["train", "--conv-channels", "16,0"], ["conv_channels=(16, 0)", ">= 1"]),
+        (
+            ["train", "--env", "Breakout-MinAtar", "--conv-kernel", "0"],
+            ["conv_kernel=0", "[1, inf)"],
+        ),
         (["train", "--config", "nowhere.toml"], ["nowhere.toml"]),
         (["sweep", "--grid", "lr=1"], ["lr", "learning_rate"]),
         (["sweep", "--grid", "gamma=0.9,2"], ["gamma=2", "[0, 1]"]),
@@ -532,6 +539,39 @@ def test_flags_are_generated_from_every_config_field():
     help_text = cli.build_parser()._subparsers._group_actions[0].choices["train"].format_help()
     for name in dqn_jax.DQNConfig.__dataclass_fields__:
         assert "--" + name.replace("_", "-") in help_text
+
+
+def test_naming_a_minatar_game_starts_from_its_tuned_settings_and_flags_win():
+    config = cli.common._config(cli.common._config_values(parse("--env-name", "Breakout-MinAtar")))
+    assert config == dqn_jax.DQNConfig.for_env("Breakout-MinAtar")
+    assert config.network == "conv" and config.batch_size == 32  # not CartPole's settings
+    args = parse("--env", "Breakout-MinAtar", "--batch-size", "64", "--conv-channels", "32,16")
+    config = cli.common._config(cli.common._config_values(args))
+    assert config == dqn_jax.DQNConfig.for_env(
+        "Breakout-MinAtar", batch_size=64, conv_channels=(32, 16)
+    )
+    assert cli.common._config(cli.common._config_values(parse())) == dqn_jax.DQNConfig()
+
+
+def test_a_config_file_naming_a_minatar_game_starts_from_its_tuned_settings(tmp_path):
+    toml = tmp_path / "c.toml"
+    toml.write_text('env_name = "Freeway-MinAtar"\nconv_kernel = 5\nsticky_action_prob = 0.1\n')
+    args = parse("--config", str(toml), "--learning-rate", "1e-4")
+    config = cli.common._config(cli.common._config_values(args))
+    assert config == dqn_jax.DQNConfig.for_env(
+        "Freeway-MinAtar", conv_kernel=5, sticky_action_prob=0.1, learning_rate=1e-4
+    )
+
+
+def test_train_writes_the_tuned_settings_of_the_game_it_names(capsys, tmp_path, monkeypatch):
+    """The train command itself (stopped before training): its config.json is the game's."""
+    seen = []
+    monkeypatch.setattr(cli.train, "_run", lambda config, *rest: seen.append(config))
+    folder = tmp_path / "breakout"
+    cli.main(["train", "--env-name", "Breakout-MinAtar", "--out", str(folder), "--quiet"])
+    assert "settings tuned for Breakout-MinAtar" in capsys.readouterr().out
+    saved = config_from_dict(json.loads((folder / "config.json").read_text())["config"])
+    assert saved == seen[0] == dqn_jax.DQNConfig.for_env("Breakout-MinAtar")
 
 
 def test_config_file_with_flags_on_top(tmp_path):

@@ -11,8 +11,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import dqn_jax
 from dqn_jax import DQNConfig, HParams, make_env
 from dqn_jax.config import HPARAM_RANGES, PRESETS
+from dqn_jax.tuned import MINATAR, TUNED
 
 # for the rules whose messages quote num_envs or train_frequency: pinned, not the defaults
 FOUR_ENVS = dict(num_envs=4, train_frequency=4)
@@ -276,6 +278,87 @@ def test_download_env_raises_mentioning_download():
         DQNConfig(env_name="MNISTBandit-bsuite")
 
 
+@pytest.mark.parametrize("channels", [(), (0,), (16, -1), (8.0,), (True,), 16, "16"])
+def test_bad_conv_channels_raise(channels):
+    with raises_naming("conv_channels", repr(channels), "non-empty tuple of integers >= 1"):
+        DQNConfig(conv_channels=channels)
+
+
+def test_list_conv_channels_normalised_to_tuple():
+    assert DQNConfig(conv_channels=[32, 16]).conv_channels == (32, 16)
+
+
+@pytest.mark.parametrize("value", [1.0, 1, -0.1, 2.5, float("nan")])
+def test_sticky_action_prob_outside_zero_to_one_raises(value):
+    with pytest.raises(
+        ValueError, match=r"^sticky_action_prob=.* outside the allowed range \[0, 1\)"
+    ):
+        DQNConfig(sticky_action_prob=value)
+
+
+@pytest.mark.parametrize("value", ["0.1", True, None])
+def test_non_number_sticky_action_prob_raises(value):
+    with raises_naming("sticky_action_prob", repr(value), "must be a number in [0, 1)"):
+        DQNConfig(sticky_action_prob=value)
+
+
+def test_unknown_network_raises():
+    with raises_naming("network", "'cnn'", "('auto', 'mlp', 'conv')"):
+        DQNConfig(network="cnn")
+
+
+def test_conv_network_on_flat_observations_raises_naming_network_before_compiling():
+    # built before listening: building an environment runs gymnax code, some of it jitted
+    cartpole, _ = make_env("CartPole-v1"), make_env("Breakout-MinAtar")
+    events = []
+
+    def record(event, *args, **kwargs):
+        events.append(event)
+
+    jax.monitoring.register_event_duration_secs_listener(record)
+    try:
+        with raises_naming("network", "'conv'", "(4,)", "'mlp' or 'auto'"):
+            DQNConfig(network="conv")  # CartPole-v1
+        config = DQNConfig(env_name="Breakout-MinAtar", network="conv")
+        with raises_naming("network", "'conv'", "(4,)"):
+            dqn_jax.make_train(config, cartpole.env, cartpole.env_params)
+    finally:
+        jax.monitoring.unregister_event_duration_listener(record)
+    assert not [e for e in events if "compile" in e], events
+    assert DQNConfig(env_name="Breakout-MinAtar", network="mlp").network == "mlp"
+
+
+# --- settings tuned per environment ---------------------------------------------------------------
+
+
+def test_for_cartpole_is_exactly_the_defaults():
+    assert DQNConfig.for_env("CartPole-v1") == DQNConfig()
+
+
+@pytest.mark.parametrize("game", ["Asterix", "Breakout", "Freeway", "Seaquest", "SpaceInvaders"])
+def test_for_a_minatar_game_is_its_tuned_conv_setting(game):
+    config = DQNConfig.for_env(f"{game}-MinAtar")
+    assert config == DQNConfig(env_name=f"{game}-MinAtar", **MINATAR)
+    assert (config.network, config.conv_channels, config.hidden_sizes) == ("conv", (16,), (128,))
+    assert (config.buffer_size, config.batch_size, config.loss) == (100_000, 32, "huber")
+    assert (config.epsilon_end, config.epsilon_decay_steps) == (0.1, 100_000)
+
+
+def test_for_env_applies_overrides_last_and_validates_them():
+    config = DQNConfig.for_env("Breakout-MinAtar", batch_size=64, sticky_action_prob=0.1)
+    expected = {**MINATAR, "batch_size": 64, "sticky_action_prob": 0.1}
+    assert config == DQNConfig(env_name="Breakout-MinAtar", **expected)
+    with raises_naming("conv_kernel", 0, "[1, inf)"):
+        DQNConfig.for_env("Breakout-MinAtar", conv_kernel=0)
+
+
+def test_an_env_without_tuned_settings_gets_the_defaults():
+    assert "Acrobot-v1" not in TUNED
+    assert DQNConfig.for_env("Acrobot-v1") == DQNConfig(env_name="Acrobot-v1")
+    with raises_naming("env_name", "'Nope-v0'", "unknown gymnax environment"):
+        DQNConfig.for_env("Nope-v0")
+
+
 # --- HParams --------------------------------------------------------------------------------------
 
 
@@ -529,6 +612,7 @@ INTEGER_FIELDS = {
     "temperature_decay_steps": ">= 0",
     "log_interval": ">= 1",
     "eval_episodes": ">= 0",
+    "conv_kernel": ">= 1",
 }
 
 
@@ -667,6 +751,10 @@ BEFORE_ANY_COMPILATION = [
     pytest.param(lambda c: DQNConfig(exploration="softmax"), "exploration", id="exploration"),
     pytest.param(lambda c: DQNConfig(dueling="min"), "dueling", id="dueling"),
     pytest.param(lambda c: DQNConfig(activation="sigmoid"), "activation", id="activation"),
+    pytest.param(lambda c: DQNConfig(network="cnn"), "network", id="network"),
+    pytest.param(lambda c: DQNConfig(conv_channels=()), "conv_channels", id="conv_channels"),
+    pytest.param(lambda c: DQNConfig(conv_kernel=0), "conv_kernel", id="conv_kernel"),
+    pytest.param(lambda c: DQNConfig(sticky_action_prob=1.0), "sticky_action_prob", id="sticky"),
     pytest.param(lambda c: DQNConfig.preset("rainbow"), "preset", id="preset-unknown"),
     pytest.param(lambda c: DQNConfig.preset("per", per_alpha=2.0), "preset", id="preset-rule"),
     pytest.param(lambda c: c.replace(gama=0.5), "unknown DQNConfig", id="replace-unknown"),

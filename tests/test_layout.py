@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "dqn_jax"
 # layers beneath it, never of a layer above. The top-level ``dqn_jax`` (its ``__init__`` and
 # ``__main__``) is the public face over all of them and is imported by none.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("blocks", ("dqn_jax.blocks", "dqn_jax.config")),
+    ("blocks", ("dqn_jax.blocks", "dqn_jax.config", "dqn_jax.tuned")),
     ("loop", ("dqn_jax.loop",)),
     ("storage", ("dqn_jax.storage",)),
     ("scale", ("dqn_jax.scale",)),

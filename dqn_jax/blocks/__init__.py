@@ -1,7 +1,9 @@
 """The building blocks: pure functions over pytrees, each a small module of one concept.
 
 - ``envs``: gymnax environments checked for DQN; observations preprocessed for the network
+- ``observations``: observations as the replay stores them (bit-packed, uint8 or float32)
 - ``networks``: ``QNetwork``, an Equinox Q-network called on one observation
+- ``conv_network``: ``ConvQNetwork``, a convolutional torso under the same head, for images
 - ``replay``: ``ReplayState``, a ring buffer with pure ``init`` / ``add`` / ``sample``
 - ``sum_tree``: the float32-exact sum-tree behind prioritized sampling
 - ``prioritized``: prioritized replay's ``PriorityState``: ``init`` / ``add`` / ``sample`` /

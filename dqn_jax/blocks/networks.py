@@ -10,6 +10,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 DUELING = (None, "mean", "max")
+NETWORKS = ("auto", "mlp", "conv")
 
 ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
     "relu": jax.nn.relu,
@@ -74,15 +75,16 @@ class QNetwork(eqx.Module):
         self.activation = activation
         self.dueling = dueling
 
-    def __call__(self, obs: Float[Array, " obs_dim"]) -> Float[Array, " num_actions"]:
+    def __call__(self, obs: Float[Array, "*obs_shape"]) -> Float[Array, " num_actions"]:
         """Args:
-        obs: one observation, shape ``(obs_dim,)``.
+        obs: one observation, shape ``(obs_dim,)``, or any shape of ``obs_dim`` elements
+            (an image ``(H, W, C)``), which is flattened first.
 
         Returns:
             Q-values, shape ``(num_actions,)``.
         """
         act = ACTIVATIONS[self.activation]
-        x = obs
+        x = obs.reshape(-1)  # a no-op on a vector
         for i, layer in enumerate(self.layers[:-1]):
             x = layer(x)
             if self.norms is not None:
@@ -94,3 +96,24 @@ class QNetwork(eqx.Module):
         value = self.value_head(x)[0]
         baseline = jnp.mean(advantage) if self.dueling == "mean" else jnp.max(advantage)
         return value + advantage - baseline
+
+
+def network_kind(network: str, obs_shape: tuple[int, ...]) -> str:
+    """``"mlp"`` or ``"conv"``: the Q-network ``network`` (one of ``NETWORKS``) asks for, given
+    the shape of one observation as the network sees it. ``"auto"`` picks ``"conv"`` for an
+    image ``(H, W, C)`` and ``"mlp"`` otherwise.
+
+    Raises:
+        ValueError: naming ``network`` for an unknown kind, or ``"conv"`` on an observation
+            that is not an image.
+    """
+    if network not in NETWORKS:
+        raise ValueError(f"network={network!r} must be one of {NETWORKS}")
+    if network == "auto":
+        return "conv" if len(obs_shape) == 3 else "mlp"
+    if network == "conv" and len(obs_shape) != 3:
+        raise ValueError(
+            f"network='conv' needs image observations (height, width, channels), but this "
+            f"environment's observations have shape {tuple(obs_shape)}: use network='mlp' or 'auto'"
+        )
+    return network

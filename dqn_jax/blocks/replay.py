@@ -21,6 +21,9 @@ class Transition(NamedTuple):
     ``terminated`` is 1.0 only where the MDP ended; ``truncated`` is 1.0 where the episode was cut
     by a time limit (and did not terminate). A truncation still bootstraps: ``next_obs`` is then
     the real last observation, not the reset one. Either flag ends an n-step sum.
+
+    In the train loop's replay memory ``obs`` and ``next_obs`` are stored as
+    ``EnvSpec.encode`` gives them (float32, uint8 or bit-packed) and decoded after sampling.
     """
 
     obs: Float[Array, "*batch obs_dim"]

@@ -41,10 +41,16 @@ def _config_values(args: argparse.Namespace) -> dict[str, Any]:
     return values
 
 
-def _config(values: dict[str, Any]) -> Any:
-    """The ``DQNConfig`` of ``values``; a bad value is a usage error."""
+def _config(values: dict[str, Any], *, tuned: bool = True) -> Any:
+    """The ``DQNConfig`` of ``values``; a bad value is a usage error. With ``tuned`` (a new
+    run) the fields ``values`` leaves out take the settings tuned for the env it names
+    (``DQNConfig.for_env``), else the defaults."""
+    from dqn_jax.config import DQNConfig
     from dqn_jax.storage.config_file import config_from_dict
+    from dqn_jax.tuned import tuned_settings
 
+    if tuned:
+        values = {**tuned_settings(values.get("env_name", DQNConfig.env_name)), **values}
     try:
         return config_from_dict(values)
     except ValueError as error:
@@ -108,23 +114,26 @@ def _tracker(args: argparse.Namespace, folder: Path | None, info: Any, start_ste
 
 
 def _evaluate_agents(config: Any, network: Any, key: Any, episodes: int) -> np.ndarray:
-    """Greedy returns of every agent of ``network`` (a ``QNetwork``, possibly with leading
+    """Greedy returns of every agent of ``network`` (a Q-network, possibly with leading
     agent axes), shape ``(num_agents, episodes)``.
 
     One agent is evaluated exactly as ``dqn_jax.evaluate``; a batch is vmapped over agents with
     one key each (``split(key, num_agents)``).
     """
+    import equinox as eqx
     import jax
 
-    from dqn_jax.blocks.envs import make_env
     from dqn_jax.loop.evaluation import evaluate, run_episodes
+    from dqn_jax.loop.train import new_network
 
-    batch_shape = tuple(network.layers[0].weight.shape[:-2])
+    spec = config.env_spec
+    one = eqx.filter_eval_shape(new_network, config, spec, jax.random.key(0))
+    first, first_of_one = jax.tree.leaves(network)[0], jax.tree.leaves(one)[0]
+    batch_shape = tuple(first.shape[: first.ndim - len(first_of_one.shape)])
     if not batch_shape:
         return np.asarray(evaluate(network, config, key, episodes))[None]
     num = int(np.prod(batch_shape, dtype=int))
     flat = jax.tree.map(lambda x: x.reshape(num, *x.shape[len(batch_shape) :]), network)
-    spec = make_env(config.env_name, config.env_kwargs)
     play = jax.jit(jax.vmap(lambda net, k: run_episodes(net, spec, k, episodes)))
     return np.asarray(play(flat, jax.random.split(key, num)))
 

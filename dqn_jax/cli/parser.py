@@ -87,7 +87,8 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     from dqn_jax.storage.config_file import describe_type, field_types
 
     group = parser.add_argument_group(
-        "configuration (DQNConfig fields; flags override --config, which overrides defaults)"
+        "configuration (DQNConfig fields; flags override --config, which overrides the "
+        "settings tuned for the env named, DQNConfig.for_env, or else the defaults)"
     )
     group.add_argument(
         "--config",

@@ -45,7 +45,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
         info = read_config(folder)
         wanted = info.config
         if values:
-            wanted = _config({**config_to_dict(info.config), **values})
+            wanted = _config({**config_to_dict(info.config), **values}, tuned=False)
             length = {"total_timesteps": info.config.total_timesteps}  # may change: extension
             if config_to_dict(wanted) | length != config_to_dict(info.config):
                 raise UsageError(
@@ -96,12 +96,22 @@ def _cmd_train(args: argparse.Namespace) -> None:
         write_config(folder, info)
     batch = f" with {args.seeds} seeds as one program" if args.seeds > 1 else ""
     print(
-        f"Training DQN on {config.env_name} for {config.total_timesteps:,} env steps{batch} ...",
+        f"Training DQN on {config.env_name} for {config.total_timesteps:,} env steps{batch} "
+        f"({_settings_of(config.env_name)}) ...",
         flush=True,
     )
     hparams = agent_hparams(config, agents)
     start = (agent_keys(args.seed, agents), hparams)
     _run(config, start, info, folder, args, tracker, store, hint)
+
+
+def _settings_of(env_name: str) -> str:
+    """Where a new run's settings come from, for its first line."""
+    from dqn_jax.tuned import has_tuned_settings
+
+    if has_tuned_settings(env_name):
+        return f"settings tuned for {env_name}, DQNConfig.for_env, under any flags given"
+    return "DQNConfig defaults, tuned for CartPole-v1: none are tuned for this env"
 
 
 def _extension_of(extended: Any, config: Any) -> bool:

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from dqn_jax.blocks.envs import EnvSpec, make_env, spec_from_env
+from dqn_jax.blocks.envs import EnvSpec, spec_from_env
 from dqn_jax.blocks.exploration import epsilon_greedy
 
 if TYPE_CHECKING:
@@ -78,11 +78,13 @@ def evaluate(
     Args:
         q_network: a network mapping one observation to ``(num_actions,)`` Q-values, e.g.
             ``result.q_network``.
-        config: gives the environment (``env_name``, ``env_kwargs``).
+        config: gives the environment (``env_name``, ``env_kwargs``, ``sticky_action_prob``:
+            the agent is evaluated in the environment it was trained in).
         key: PRNG key for resets and (with ``epsilon > 0``) exploration.
         num_episodes: number of episodes, all run in parallel.
         epsilon: probability of a random action, in [0, 1].
-        env, env_params: a gymnax environment to use instead of the config's.
+        env, env_params: a gymnax environment to use instead of the config's (wrapped for
+            ``config.sticky_action_prob`` as in ``make_train``).
 
     Returns:
         Per-episode returns, shape ``(num_episodes,)``.
@@ -95,8 +97,8 @@ def evaluate(
     if not 0.0 <= epsilon <= 1.0:
         raise ValueError(f"epsilon={epsilon!r} is outside the allowed range [0, 1]")
     spec = (
-        make_env(config.env_name, config.env_kwargs)
+        config.env_spec
         if env is None
-        else spec_from_env(env, env_params)
+        else spec_from_env(env, env_params, sticky_action_prob=config.sticky_action_prob)
     )
     return _run_episodes_jit(q_network, spec, key, num_episodes, jnp.float32(epsilon))

@@ -24,9 +24,10 @@ import optax
 from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree
 
 from dqn_jax.blocks import prioritized, replay
-from dqn_jax.blocks.envs import EnvSpec, make_env, spec_from_env
+from dqn_jax.blocks.conv_network import ConvQNetwork
+from dqn_jax.blocks.envs import EnvSpec, spec_from_env
 from dqn_jax.blocks.exploration import boltzmann, epsilon_greedy, linear_schedule
-from dqn_jax.blocks.networks import QNetwork
+from dqn_jax.blocks.networks import QNetwork, network_kind
 from dqn_jax.blocks.prioritized import PriorityState
 from dqn_jax.blocks.replay import ReplayState, Transition
 from dqn_jax.blocks.schedules import per_beta
@@ -62,7 +63,7 @@ class TrainState(NamedTuple):
     replay: ReplayState
     priorities: PriorityState | None  # prioritized replay only
     env_state: PyTree  # gymnax states of the num_envs environments
-    obs: Float[Array, "num_envs obs_dim"]  # current (preprocessed) observations
+    obs: Float[Array, "num_envs ..."]  # current (preprocessed) observations, each obs_shape
     episode_return: Float[Array, " num_envs"]  # return so far of each env's running episode
     key: PRNGKeyArray
     env_steps: Int[Array, ""]  # transitions collected, summed over envs
@@ -89,13 +90,35 @@ class Metrics(NamedTuple):
 class TrainResult(NamedTuple):
     """What ``train`` returns."""
 
-    q_network: QNetwork  # the final online network, callable on one observation
+    q_network: QNetwork | ConvQNetwork  # the final online network, called on one observation
     metrics: Metrics
     state: TrainState
 
 
 def _mean(total: Array, count: Array) -> Array:
     return jnp.where(count > 0, total / jnp.maximum(count, 1), jnp.nan)
+
+
+def new_network(config: DQNConfig, spec: EnvSpec, key: PRNGKeyArray) -> QNetwork | ConvQNetwork:
+    """A freshly initialised Q-network of ``config`` for ``spec``'s observations and actions: a
+    :class:`ConvQNetwork` where ``config.network`` resolves to ``"conv"`` (``network_kind``),
+    else a :class:`QNetwork`.
+
+    Raises:
+        ValueError: naming ``network`` when ``"conv"`` is asked of observations that are not
+            images.
+    """
+    head = (config.hidden_sizes, config.activation, config.layer_norm, config.dueling)
+    if network_kind(config.network, spec.obs_shape) == "conv":
+        return ConvQNetwork(
+            spec.obs_shape,
+            spec.num_actions,
+            config.conv_channels,
+            config.conv_kernel,
+            *head,
+            key=key,
+        )
+    return QNetwork(spec.obs_dim, spec.num_actions, *head, key=key)
 
 
 def make_train(
@@ -106,7 +129,8 @@ def make_train(
     Args:
         config: the static configuration.
         env, env_params: a gymnax environment instance (and its params) to train on instead of
-            ``config.env_name``.
+            ``config.env_name`` (wrapped for sticky actions when ``config.sticky_action_prob``
+            is above 0).
         progress: ``None`` (nothing is compiled in), or a host-side
             ``progress(env_steps, recent_return)`` with an ``interval`` attribute in env steps
             (``dqn_jax.loop.progress.Progress``, e.g. a ``ProgressBar``): a ``jax.debug.callback``
@@ -124,28 +148,21 @@ def make_train(
     """
     if not isinstance(config, DQNConfig):
         raise ValueError(f"config must be a DQNConfig, got {type(config).__name__}")
-    spec: EnvSpec = (
-        make_env(config.env_name, config.env_kwargs)
+    spec = (
+        config.env_spec
         if env is None
-        else spec_from_env(env, env_params)
+        else spec_from_env(env, env_params, sticky_action_prob=config.sticky_action_prob)
     )
+    network_kind(config.network, spec.obs_shape)  # a conv for flat observations raises here
     num_envs = config.num_envs
     steps_per_round = config.train_frequency // num_envs
     rounds_per_log = config.log_interval // config.train_frequency
 
-    def new_network(key: PRNGKeyArray) -> QNetwork:
-        return QNetwork(
-            spec.obs_dim,
-            spec.num_actions,
-            config.hidden_sizes,
-            config.activation,
-            config.layer_norm,
-            config.dueling,
-            key=key,
-        )
+    def new_network_(key: PRNGKeyArray) -> QNetwork | ConvQNetwork:
+        return new_network(config, spec, key)
 
     is_leaf = lambda x: eqx.is_array(x) or isinstance(x, jax.ShapeDtypeStruct)  # noqa: E731
-    _, q_static = eqx.partition(eqx.filter_eval_shape(new_network, jax.random.key(0)), is_leaf)
+    _, q_static = eqx.partition(eqx.filter_eval_shape(new_network_, jax.random.key(0)), is_leaf)
 
     def epsilon(hparams: HParams, env_steps: Array) -> Array:
         return linear_schedule(
@@ -168,18 +185,19 @@ def make_train(
 
     def init(key: PRNGKeyArray, hparams: HParams) -> TrainState:
         net_key, env_key, key = jax.random.split(key, 3)
-        online, _ = eqx.partition(new_network(net_key), eqx.is_array)
+        online, _ = eqx.partition(new_network_(net_key), eqx.is_array)
         raw_obs, env_state = jax.vmap(spec.env.reset, in_axes=(0, None))(
             jax.random.split(env_key, num_envs), spec.env_params
         )
         obs = jax.vmap(spec.preprocess)(raw_obs)
+        stored = spec.encode(obs[0])  # the replay holds observations as spec.obs_storage
         example = Transition(
-            obs=obs[0],
+            obs=stored,
             action=jnp.zeros((), jnp.int32),
             reward=jnp.zeros((), jnp.float32),
             terminated=jnp.zeros((), jnp.float32),
             truncated=jnp.zeros((), jnp.float32),
-            next_obs=obs[0],
+            next_obs=stored,
         )
         return TrainState(
             params=QParams(online=online, target=online),
@@ -214,13 +232,14 @@ def make_train(
         reward = reward.astype(jnp.float32)
         # After an episode ends the env has reset: obs is the new episode's first observation,
         # and the true last one is info["final_observation"]. Truncation keeps bootstrapping.
+        encode = jax.vmap(lambda raw: spec.encode(spec.preprocess(raw)))
         transition = Transition(
-            obs=state.obs,
+            obs=jax.vmap(spec.encode)(state.obs),
             action=action,
             reward=reward,
             terminated=terminated.astype(jnp.float32),
             truncated=(truncated & ~terminated).astype(jnp.float32),
-            next_obs=jax.vmap(spec.preprocess)(info["final_observation"]),
+            next_obs=encode(info["final_observation"]),
         )
         done = terminated | truncated
         episode_return = state.episode_return + reward
@@ -268,6 +287,8 @@ def make_train(
             )
             sequences = replay.gather_sequences(state.replay, start, config.n_step, num_envs)
         batch = jax.vmap(batch_from_sequence, in_axes=(0, None))(sequences, hparams.gamma)
+        decode = jax.vmap(spec.decode)  # stored observations -> what the network sees
+        batch = batch._replace(obs=decode(batch.obs), next_obs=decode(batch.next_obs))
         params, opt_state, info = td_update(
             state.params, state.opt_state, batch, hparams, weight, q_static=q_static, config=config
         )
@@ -413,7 +434,7 @@ def make_train(
     train.step = step
     train.config = config
     train.env_spec = spec
-    train.q_static = q_static  # eqx.combine(state.params.online, q_static) is the QNetwork
+    train.q_static = q_static  # eqx.combine(state.params.online, q_static) is the Q-network
     return train
 
 

@@ -69,8 +69,9 @@ def _nbytes(tree: Any) -> int:
 def bytes_per_agent(config: DQNConfig) -> int:
     """Bytes of one agent's training state (``dqn_jax.loop.train.abstract_state``: nothing runs).
 
-    The replay buffer dominates (``buffer_size`` transitions of two observations and four
-    scalars), then the networks and optimizer state. XLA's temporaries come on top, so a memory
+    The replay buffer dominates (``buffer_size`` transitions of two observations, stored as
+    ``EnvSpec.obs_storage`` says: bit-packed for MinAtar's 0/1 channels, and four scalars), then
+    the networks and optimizer state. XLA's temporaries come on top, so a memory
     budget should leave headroom.
     """
     if not isinstance(config, DQNConfig):

@@ -17,7 +17,7 @@ import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 from PIL import Image, ImageDraw
 
-from dqn_jax.blocks.envs import EnvSpec, make_env
+from dqn_jax.blocks.envs import EnvSpec
 from dqn_jax.config import DQNConfig
 from dqn_jax.loop.policy import act
 
@@ -63,7 +63,7 @@ def play_episode(
         ``(observations, rewards)``: shapes ``(steps + 1, obs_dim)`` (the first observation and
         the one after every step) and ``(steps,)``.
     """
-    spec = make_env(config.env_name, config.env_kwargs)
+    spec = config.env_spec
     seen, final, reward, done = (np.asarray(x) for x in _play(q_network, spec, key))
     steps = int(np.argmax(done)) + 1 if done.any() else len(done)
     observations = np.concatenate([seen[:steps], final[steps - 1 : steps]])

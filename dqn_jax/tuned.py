@@ -1,0 +1,68 @@
+"""Settings tuned per environment: what ``DQNConfig.for_env(env_name)`` starts from.
+
+Each entry lists the ``DQNConfig`` fields that differ from the defaults (which are tuned for
+CartPole-v1). An environment without an entry trains with the defaults.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# The MinAtar games (Young & Tian, 2019), 10x10 images of 0/1 channels. These are a first,
+# paper-like setting, the starting point for tuning by long runs (BENCHMARKS.md): the paper's
+# network (one 16-filter 3x3 conv, 128 dense), Huber loss, replay 100k, batch 32, hard target
+# updates every 1,000 env steps, epsilon 1 -> 0.1 over 100k steps, gamma 0.99, a constant
+# learning rate (Adam in place of the paper's centred RMSProp 2.5e-4). Unlike the paper: one
+# gradient step per 4 env steps (the paper took one per step; Atari DQN one per 4), Double DQN
+# and 3-step returns (the library's defaults), LayerNorm in the dense head, no sticky actions
+# (gymnax's MinAtar as shipped; the paper used 0.1: ``sticky_action_prob``).
+MINATAR: dict[str, Any] = {
+    "total_timesteps": 1_000_000,
+    "num_envs": 8,
+    "train_frequency": 8,
+    "gradient_steps": 2,
+    "buffer_size": 100_000,
+    "batch_size": 32,
+    "learning_starts": 5_000,
+    "target_update_period": 1_000,
+    "tau": 1.0,
+    "learning_rate": 2.5e-4,
+    "lr_decay": False,
+    "gamma": 0.99,
+    "loss": "huber",
+    "double": True,
+    "n_step": 3,
+    "epsilon_start": 1.0,
+    "epsilon_end": 0.1,
+    "epsilon_decay_steps": 100_000,
+    "network": "conv",
+    "conv_channels": (16,),
+    "conv_kernel": 3,
+    "hidden_sizes": (128,),
+    "activation": "relu",
+    "layer_norm": True,
+    "dueling": None,
+    "log_interval": 20_000,
+}
+
+TUNED: dict[str, dict[str, Any]] = {
+    "CartPole-v1": {},  # the DQNConfig defaults are tuned for it
+    "Asterix-MinAtar": MINATAR,
+    "Breakout-MinAtar": MINATAR,
+    "Freeway-MinAtar": MINATAR,
+    "Seaquest-MinAtar": MINATAR,
+    "SpaceInvaders-MinAtar": MINATAR,
+}
+
+
+def tuned_settings(env_name: Any) -> dict[str, Any]:
+    """The fields tuned for ``env_name`` (a copy; empty for an environment without tuned
+    settings, which then trains with the ``DQNConfig`` defaults)."""
+    if not isinstance(env_name, str):
+        return {}
+    return dict(TUNED.get(env_name, {}))
+
+
+def has_tuned_settings(env_name: Any) -> bool:
+    """Whether ``env_name`` has an entry in ``TUNED``."""
+    return isinstance(env_name, str) and env_name in TUNED
