@@ -152,7 +152,8 @@ def main() -> None:
                 flush=True,
             )
         logged = run_cli(args.train_args, cache, log_compiles=True)
-        entries = len(list(cache.iterdir()))
+        entries = sum(1 for p in cache.iterdir() if p.is_file())
+        stored = sorted(p.name.split("-")[0] for p in (cache / "programs").glob("*.bin"))
     finally:
         shutil.rmtree(cache, ignore_errors=True)
     spent = stages(logged["before_bar"])
@@ -171,7 +172,9 @@ def main() -> None:
         + "` (the default config unless flags are shown: 50,000 env steps, the progress bar, "
         "the final evaluation over 100 episodes), each run in a fresh process with "
         "`JAX_COMPILATION_CACHE_DIR` set to a folder that starts empty: the first run fills it "
-        "(cold), the next ones load from it (warm). *First env step* is the time from spawning "
+        "(cold), the next ones load from it (warm): the init and step programs whole from its "
+        "`programs` folder (`dqn_jax.storage.programs`, started in the background while the "
+        "config is checked), the small ones (keys, conversions) from JAX's cache. *First env step* is the time from spawning "
         "the process to the bar's first line on standard error: the bar opens when the step is "
         "compiled and the first logging interval is dispatched. *Exit* is the whole command. "
         f"Load average (1 min) on {os.cpu_count()} cores: {load_before:.1f} before, the value "
@@ -199,7 +202,8 @@ def main() -> None:
         f"{logged['first_step_s']:.2f} s) shows what JAX did before its first env step: "
         + ", ".join(f"{stage} {seconds:.2f} s" for stage, seconds in jax_s.items())
         + f" over {len(built)} programs ({', '.join(names[:3])}, ...), {hits} of them loaded "
-        f"from the cache ({entries} entries after all runs).",
+        f"from JAX's cache ({entries} entries after all runs), and {len(stored)} stored whole "
+        f"({', '.join(stored)}).",
         "",
         f"Goal: <= {GOAL_S} s before the first env step with a warm cache. Fastest warm run: "
         f"{best_warm:.2f} s ({'met' if best_warm <= GOAL_S else 'not met'}).",

@@ -21,7 +21,10 @@ CHILD = textwrap.dedent(
     assert "gymnax" in sys.modules
     assert "pandas" not in sys.modules and "scipy.stats" not in sys.modules, "seaborn was run"
     assert "matplotlib.backend_bases" not in sys.modules, "pyplot was run"
-    assert DEFERRED_BY_GYMNAX == ("seaborn", "matplotlib.pyplot")
+    assert "rich.segment" not in sys.modules, "rich.console was run"
+    assert DEFERRED_BY_GYMNAX == (
+        "seaborn", "matplotlib.pyplot", "rich.console", "rich.table", "rich.text"
+    )  # fmt: skip
 
     # ... and each works at its first use, through every name it can be reached by
     import matplotlib
@@ -41,6 +44,15 @@ CHILD = textwrap.dedent(
     assert pong.sns.color_palette is seaborn.color_palette
     assert pong.plt.subplots is plt.subplots
     env, params = gymnax.make("Pong-misc")
+
+    # as do flax's tables, which print with rich
+    import flax.linen as nn
+    import jax
+    import rich.console
+
+    assert rich.console.Console is sys.modules["rich.console"].Console
+    table = nn.tabulate(nn.Dense(3), jax.random.key(0))(jax.numpy.ones((1, 2)))
+    assert "Dense" in table
     print("ok")
     """
 )

@@ -23,8 +23,9 @@ from dqn_jax.blocks import observations
 NEEDS_DOWNLOAD: frozenset[str] = frozenset({"MNISTBandit-bsuite"})
 
 # Importing gymnax imports every environment module, and some import these at the top for their
-# render functions only: about 1.5 s of a 2 s import, for plots DQN never asks gymnax for.
-DEFERRED_BY_GYMNAX = ("seaborn", "matplotlib.pyplot")
+# render functions only (and flax, whose dataclasses the env states are, rich for its tables):
+# about 1.5 s of a 2 s import, for plots and tables DQN never asks gymnax for.
+DEFERRED_BY_GYMNAX = ("seaborn", "matplotlib.pyplot", "rich.console", "rich.table", "rich.text")
 
 
 def import_gymnax() -> ModuleType:
