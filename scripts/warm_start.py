@@ -174,9 +174,10 @@ def main() -> None:
         "`JAX_COMPILATION_CACHE_DIR` set to a folder that starts empty: the first run fills it "
         "(cold), the next ones load from it (warm): the init and step programs whole from its "
         "`programs` folder (`dqn_jax.storage.programs`, started in the background while the "
-        "config is checked), the small ones (keys, conversions) from JAX's cache. *First env step* is the time from spawning "
-        "the process to the bar's first line on standard error: the bar opens when the step is "
-        "compiled and the first logging interval is dispatched. *Exit* is the whole command. "
+        "config is checked), the small ones (keys, conversions) from JAX's cache. *First env "
+        "step* is the time from spawning the process to the bar's first line on standard "
+        "error: the bar opens when the step is compiled and the first logging interval is "
+        "dispatched. *Exit* is the whole command. "
         f"Load average (1 min) on {os.cpu_count()} cores: {load_before:.1f} before, the value "
         "after each run in its row; the machine was shared with other work, which only adds "
         "time.",
