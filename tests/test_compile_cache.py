@@ -11,6 +11,7 @@ misses); the rest runs in this process.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -118,6 +119,10 @@ def test_a_first_run_with_the_bar_writes_its_programs(runs):
     assert {"jit_init", "jit_step"} <= programs(runs["cache"])
     assert {"jit_init", "jit_step"} <= log_lines(runs["first"].stderr, "miss")
     assert stored(runs["cache"]) == {"init", "step"}
+    # ... and which it used, for the next run of the same command line to load in advance
+    (hint,) = (runs["cache"] / compile_cache.PROGRAMS).glob("hint-*.json")
+    files = {p.name for p in (runs["cache"] / compile_cache.PROGRAMS).glob("*.bin")}
+    assert set(json.loads(hint.read_text())) == files
     assert "2.00k/2.00k" in runs["first"].stderr  # the bar was drawn, to its end
 
 
