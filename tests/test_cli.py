@@ -484,7 +484,8 @@ def test_render_refuses_other_envs(capsys, workdir, runs):
     data = json.loads((workdir / "runs" / "full" / "config.json").read_text())
     data["config"]["env_name"] = "Acrobot-v1"
     (other / "config.json").write_text(json.dumps(data))
-    assert_one_line_error(main_in_process(capsys, "render", str(other)), "CartPole-v1 only")
+    result = main_in_process(capsys, "render", str(other))
+    assert_one_line_error(result, "CartPole-v1 and images of 0/1 channels", "Acrobot-v1", "(6,)")
 
 
 def test_out_folder_holding_a_run_is_not_overwritten(capsys, workdir, runs):

@@ -8,6 +8,7 @@ The right answers are the solution code of ``scripts/notebooks/``; the wrong one
 from __future__ import annotations
 
 import importlib.util
+import math
 import sys
 import traceback
 from pathlib import Path
@@ -34,6 +35,7 @@ def _solutions() -> SimpleNamespace:
         namespace = dict(
             jax=jax,
             jnp=jnp,
+            math=math,
             eqx=eqx,
             optax=optax,
             QParams=QParams,
@@ -73,6 +75,10 @@ CHECKED = {
     "importance_weights": homework.check_importance_weights,
     "confidence_band": homework.check_confidence_band,
     "stack_hparams": homework.check_stack_hparams,
+    "conv3x3_same": homework.check_conv3x3_same,
+    "conv_q_values": homework.check_conv_q_values,
+    "pack_observation": homework.check_pack_observation,
+    "unpack_observation": homework.check_unpack_observation,
 }
 
 
@@ -90,7 +96,7 @@ def test_the_solution_passes(name, capsys):
 
 def test_every_exercise_has_a_check_and_every_check_is_exported():
     exercises = {n for n, v in vars(S).items() if callable(v) and n[0].islower()}
-    exercises -= {"jax", "jnp", "eqx", "optax", "t_critical"}
+    exercises -= {"jax", "jnp", "math", "eqx", "optax", "t_critical"}
     assert exercises == set(CHECKED)
     assert {f"check_{n}" for n in CHECKED} | {"CheckFailed", "t_critical"} == set(homework.__all__)
 
@@ -307,6 +313,56 @@ def band_with(quantile=None, std=None, divide=None, axis=0, scale=1.0):
         return jnp.mean(curves, axis=axis), half
 
     return confidence_band
+
+
+def conv_with(*, pad=((1, 1), (1, 1), (0, 0)), stack=False, order="ij", valid=False):
+    """conv3x3_same with one piece replaced by a wrong one."""
+
+    def conv(x, kernel, bias):
+        if valid:
+            y = jax.lax.conv_general_dilated(
+                x[None], kernel, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC")
+            )
+            return y[0] + bias
+        height, width, c_in = x.shape
+        padded = jnp.pad(x, pad)
+        taps = [(i, j) for i in range(3) for j in range(3)]
+        if order == "ji":
+            taps = [(i, j) for j in range(3) for i in range(3)]
+        slices = [padded[i : i + height, j : j + width] for i, j in taps]
+        if stack:
+            patches = jnp.stack(slices, axis=-1).reshape(height, width, -1)
+        else:
+            patches = jnp.concatenate(slices, axis=-1)
+        return jnp.einsum("hwp,po->hwo", patches, kernel.reshape(9 * c_in, -1)) + bias
+
+    return conv
+
+
+def conv_ten_by_ten(x, kernel, bias):
+    padded = jnp.pad(x, ((1, 1), (1, 1), (0, 0)))
+    patches = jnp.concatenate(
+        [padded[i : i + 10, j : j + 10] for i in range(3) for j in range(3)], axis=-1
+    )
+    return jnp.einsum("hwp,po->hwo", patches, kernel.reshape(36, 16)) + bias
+
+
+def q_with(*, conv_act=jax.nn.relu, hidden_act=jax.nn.relu, out_act=None, channels_first=False):
+    """conv_q_values with one piece replaced by a wrong one."""
+
+    def q(params, obs):
+        features = conv_act(S.conv3x3_same(obs, params.kernel, params.bias))
+        if channels_first:
+            features = features.transpose(2, 0, 1)
+        out = hidden_act(features.reshape(-1) @ params.w1 + params.b1) @ params.w2 + params.b2
+        return out if out_act is None else out_act(out)
+
+    return q
+
+
+def unpack_little(packed, obs_shape):
+    bits = jnp.unpackbits(packed, count=math.prod(obs_shape), bitorder="little")
+    return bits.astype(jnp.float32).reshape(obs_shape)
 
 
 WRONG = [
@@ -570,6 +626,43 @@ WRONG = [
         lambda hps: jax.tree.map(lambda *xs: jnp.stack(xs).astype(jnp.float32), *hps),
         "changed dtype",
     ),
+    # --- 6 · from pixels -----------------------------------------------------------------------
+    ("conv3x3_same", lambda x, k, b: S.conv3x3_same(x, k, 0 * b), "bias is missing"),
+    ("conv3x3_same", lambda x, k, b: S.conv3x3_same(x, k[::-1, ::-1], b), "flipped the kernel"),
+    ("conv3x3_same", conv_with(order="ji"), "ordered (j, i)"),
+    ("conv3x3_same", conv_with(stack=True), "(channel, tap)"),
+    ("conv3x3_same", conv_with(valid=True), "VALID convolution"),
+    ("conv3x3_same", conv_with(pad=((0, 2), (0, 2), (0, 0))), "padded on one side only"),
+    ("conv3x3_same", conv_with(pad=((1, 1), (1, 1), (1, 1))), "pad only the two spatial axes"),
+    ("conv3x3_same", conv_ten_by_ten, "take height, width and c_in from x.shape"),
+    ("conv_q_values", q_with(conv_act=lambda x: x), "ReLU after the convolution"),
+    ("conv_q_values", q_with(hidden_act=lambda x: x), "ReLU of the hidden layer"),
+    ("conv_q_values", q_with(out_act=jax.nn.relu), "the last layer is linear"),
+    ("conv_q_values", q_with(channels_first=True), "flattened the map channels first"),
+    ("pack_observation", lambda o: jnp.packbits(o.reshape(-1)), "integers or booleans"),
+    ("pack_observation", lambda o: jnp.packbits(o != 0, axis=-1), "along the last axis only"),
+    ("pack_observation", lambda o: (o.reshape(-1) != 0).astype(jnp.uint8), "one per element"),
+    (
+        "pack_observation",
+        lambda o: jnp.packbits(o.reshape(-1) != 0, bitorder="little"),
+        "little-endian order",
+    ),
+    (
+        "unpack_observation",
+        lambda p, s: jnp.unpackbits(p).astype(jnp.float32).reshape(s),
+        "keep only the first math.prod(obs_shape)",
+    ),
+    (
+        "unpack_observation",
+        lambda p, s: jnp.unpackbits(p, count=math.prod(s)).reshape(s),
+        "the network sees float32",
+    ),
+    (
+        "unpack_observation",
+        lambda p, s: jnp.unpackbits(p, count=math.prod(s)).astype(jnp.float32),
+        "reshape them to obs_shape",
+    ),
+    ("unpack_observation", unpack_little, "little-endian order"),
 ]
 
 

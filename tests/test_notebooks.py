@@ -80,8 +80,8 @@ def describe(index: int, cell: nbformat.NotebookNode) -> str:
     return f"cell {index} raised {error.ename}: {error.evalue}\n--- source ---\n{cell.source}"
 
 
-def test_there_are_five_notebooks_with_solutions():
-    assert len(NAMES) >= 5
+def test_there_are_six_notebooks_with_solutions():
+    assert len(NAMES) >= 6 and "06_from_pixels.ipynb" in NAMES
     assert sorted(p.name for p in SOLUTIONS.glob("*.ipynb")) == NAMES
 
 

@@ -8,7 +8,7 @@
     dqn-jax merge  runs/NAME
     dqn-jax eval   runs/NAME [--episodes 100]
     dqn-jax plot   runs/NAME [runs/OTHER ...] [--out curves.png]
-    dqn-jax render runs/NAME [--out episode.gif]
+    dqn-jax render runs/NAME [--out episode.gif]     (CartPole-v1, or a MinAtar game's channels)
 
 With no subcommand it trains: ``python -m dqn_jax`` trains the default config on CartPole-v1,
 prints the table of logging points and the final greedy evaluation over 100 episodes. Bad input

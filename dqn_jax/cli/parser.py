@@ -383,7 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     render = sub.add_parser(
         "render",
-        help="animated GIF of a trained agent playing one episode (CartPole-v1)",
+        help="animated GIF of a trained agent playing one episode (CartPole-v1, MinAtar)",
         description="Play one greedy episode with a saved run's agent and write it as a GIF.",
     )
     render.add_argument("run", metavar="RUN", help="a run folder (runs/NAME)")
@@ -392,7 +392,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--agent", type=_int_at_least(0), default=0, help="which agent of the run (default 0)"
     )
     render.add_argument("--seed", type=int, default=0, help="episode seed (default 0)")
-    render.add_argument("--fps", type=_int_at_least(1), default=50, help="frames per second")
+    render.add_argument(
+        "--fps",
+        type=_int_at_least(1),
+        help="frames per second (default 50 for CartPole-v1, 10 for images)",
+    )
     render.set_defaults(handler=_cmd_render)
     for command in (train, sweep, merge, evaluate, plot, render):
         command.add_argument(

@@ -83,7 +83,7 @@ def _cmd_render(args: argparse.Namespace) -> None:
         from dqn_jax.viz import render
     except ImportError:
         raise UsageError(f"render needs Pillow: {PLOT_INSTALL_HINT}") from None
-    render.check_supported(info.config.env_name)
+    render.check_supported(info.config)
     checkpoint = load_checkpoint(folder / CHECKPOINT_FILE, info.config)
     num = int(np.prod(checkpoint.batch_shape, dtype=int))
     if args.agent >= num:

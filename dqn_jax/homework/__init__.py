@@ -19,6 +19,8 @@ One module per notebook:
   :func:`check_per_probabilities`, :func:`check_importance_weights`
 - ``sweeps`` (5 · Seed sweeps): :func:`check_confidence_band`, :func:`check_stack_hparams`
   (and :func:`t_critical`, which the notebook imports from here)
+- ``pixels`` (6 · From pixels): :func:`check_conv3x3_same`, :func:`check_conv_q_values`,
+  :func:`check_pack_observation`, :func:`check_unpack_observation`
 
 ``_common`` holds what they share. The references are deliberately plain: one equation each,
 written for readability.
@@ -44,18 +46,27 @@ from dqn_jax.homework.from_tables import (
     check_monte_carlo_returns,
     check_semi_gradient_td_update,
 )
+from dqn_jax.homework.pixels import (
+    check_conv3x3_same,
+    check_conv_q_values,
+    check_pack_observation,
+    check_unpack_observation,
+)
 from dqn_jax.homework.sweeps import check_confidence_band, check_stack_hparams, t_critical
 from dqn_jax.homework.tabular import check_epsilon_greedy, check_td0_update
 
 __all__ = [
     "CheckFailed",
     "check_confidence_band",
+    "check_conv3x3_same",
+    "check_conv_q_values",
     "check_double_q_target",
     "check_dueling_aggregate",
     "check_epsilon_greedy",
     "check_fqi_iteration",
     "check_importance_weights",
     "check_monte_carlo_returns",
+    "check_pack_observation",
     "check_per_probabilities",
     "check_q_learning_target",
     "check_replay_add",
@@ -66,5 +77,6 @@ __all__ = [
     "check_td0_update",
     "check_td_loss",
     "check_td_update",
+    "check_unpack_observation",
     "t_critical",
 ]
