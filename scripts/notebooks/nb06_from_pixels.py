@@ -111,7 +111,7 @@ CELLS = [
         print(f"observation: shape {obs.shape}, dtype {obs.dtype}, values {np.unique(obs)}; "
               f"{spec.num_actions} actions (no-op, left, right)")
         names = render.CHANNEL_NAMES["Breakout-MinAtar"]
-        print("cells on per channel:", dict(zip(names, obs.sum(axis=(0, 1)).astype(int).tolist())))
+        print("cells on per channel:", dict(zip(names, obs.sum(axis=(0, 1)).astype(int).tolist(), strict=True)))
 
         fig, axes = plt.subplots(1, 5, figsize=(13, 2.9))
         for c, ax in enumerate(axes[:4]):
@@ -258,7 +258,7 @@ CELLS = [
                        hidden, hidden]
             keys = jax.random.split(key, len(shapes))
             return ConvParams(*(jax.random.uniform(k, s, minval=-1, maxval=1) / math.sqrt(n)
-                                for k, s, n in zip(keys, shapes, fan_ins)))
+                                for k, s, n in zip(keys, shapes, fan_ins, strict=True)))
         """
     ),
     md(
@@ -438,10 +438,10 @@ CELLS = [
             reset = jax.vmap(game_spec.env.reset, in_axes=(0, None))
             observations = jax.jit(reset)(jax.random.split(jax.random.key(3), 64), game_spec.env_params)[0]
             packed = jax.jit(jax.vmap(pack_observation))(observations)
-            back = jax.jit(jax.vmap(lambda p: unpack_observation(p, game_spec.obs_shape)))(packed)
+            back = jax.jit(jax.vmap(lambda p, shape=game_spec.obs_shape: unpack_observation(p, shape)))(packed)
             exact = bool(jnp.array_equal(back, observations))
             size = math.prod(game_spec.obs_shape)
-            print(f"{game:22s} {str(game_spec.obs_shape):>12s} {str(exact):>6s} {2 * 4 * size:>10,d} "
+            print(f"{game:22s} {game_spec.obs_shape!s:>12s} {exact!s:>6s} {2 * 4 * size:>10,d} "
                   f"{2 * size:>8,d} {2 * packed.shape[1]:>9,d}")
 
         config = dqn_jax.DQNConfig.for_env("Seaquest-MinAtar")
@@ -523,7 +523,7 @@ CELLS = [
         """
         EPISODES = 2 if FAST else 20
         for seed in range(NUM_SEEDS):
-            network = jax.tree.map(lambda x: x[seed], results.q_network)
+            network = jax.tree.map(lambda x, i=seed: x[i], results.q_network)
             greedy = np.asarray(dqn_jax.evaluate(network, config, jax.random.key(10 + seed), EPISODES))
             print(f"seed {seed}: greedy return over {EPISODES} episodes: mean {greedy.mean():.1f}, "
                   f"min {greedy.min():.0f}, max {greedy.max():.0f}")
@@ -553,7 +553,7 @@ CELLS = [
         print(f"a greedy episode of seed 0: {len(rewards)} steps, return {rewards.sum():.0f}")
         shown = np.linspace(0, len(observations) - 1, 8).astype(int)
         fig, axes = plt.subplots(1, 8, figsize=(14, 2.2))
-        for ax, t in zip(axes, shown):
+        for ax, t in zip(axes, shown, strict=True):
             ax.imshow(render.channel_image(observations[t]))
             ax.set_title(f"step {t}, return {rewards[:t].sum():.0f}", fontsize=8)
             ax.set_xticks([])
