@@ -43,6 +43,7 @@ import jax.numpy as jnp
 import optax
 
 import dqn_jax
+from dqn_jax.loop.train import new_network
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
@@ -147,6 +148,42 @@ class Work:
         )
 
 
+@dataclasses.dataclass(frozen=True)
+class ImageWork:
+    """The work on a MinAtar game, per agent: the settings ``DQNConfig.for_env(env_name)`` tunes
+    (conv 16x3x3, 128 dense + LayerNorm, batch 32, Double DQN, 3-step Huber targets, Adam, 8
+    envs, 2 gradient steps per round of 8 env steps, hard target updates every 1,000 env steps,
+    bit-packed replay of 100,000), shortened to ``total_timesteps`` with no evaluation inside
+    the run. Rejax has no conv network in its DQN: there is no Rejax side."""
+
+    env_name: str = "Breakout-MinAtar"
+    total_timesteps: int = 50_000
+
+    def ours(self) -> dqn_jax.DQNConfig:
+        return dqn_jax.DQNConfig.for_env(
+            self.env_name,
+            total_timesteps=self.total_timesteps,
+            log_interval=self.total_timesteps,
+            eval_episodes=0,
+        )
+
+    @property
+    def num_envs(self) -> int:
+        return self.ours().num_envs
+
+    @property
+    def num_rounds(self) -> int:
+        return self.ours().num_rounds
+
+    @property
+    def first_learning_round(self) -> int:
+        return self.ours().first_learning_round
+
+    @property
+    def num_updates(self) -> int:
+        return self.ours().num_updates
+
+
 # --- Rejax, in its own virtual environment --------------------------------------------------
 
 REJAX_WORKER = (
@@ -242,12 +279,14 @@ class LocalProgram:
         self.counts = counts
 
     def run(self) -> dict[str, Any]:
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         output = jax.block_until_ready(self.program())
         run_s = time.perf_counter() - start
+        cpu_s = time.process_time() - cpu_start
         env_steps, updates = self.counts(output)
         return {
             "run_s": run_s,
+            "cpu_s": cpu_s,
             "env_steps": int(jnp.sum(env_steps)),
             "updates": int(jnp.sum(updates)),
         }
@@ -260,8 +299,9 @@ def ours(config: dqn_jax.DQNConfig, agents: int) -> LocalProgram:
     )
 
 
-def floor(work: Work, agents: int, updates: bool = True) -> LocalProgram:
-    return LocalProgram(floor_fn(work, updates), agents, lambda out: out[:2])
+def floor(work: Work | ImageWork, agents: int, updates: bool = True) -> LocalProgram:
+    fn = image_floor_fn(work, updates) if isinstance(work, ImageWork) else floor_fn(work, updates)
+    return LocalProgram(fn, agents, lambda out: out[:2])
 
 
 def floor_fn(work: Work, updates: bool = True) -> Callable[[jax.Array], tuple]:
@@ -351,6 +391,101 @@ def floor_fn(work: Work, updates: bool = True) -> Callable[[jax.Array], tuple]:
     return train
 
 
+def image_floor_fn(work: ImageWork, updates: bool = True) -> Callable[[jax.Array], tuple]:
+    """The compute floor of ``work`` on a MinAtar game: env steps and Adam updates, nothing else.
+
+    As :func:`floor_fn`, with the agents' network (``dqn_jax.loop.train.new_network``: the
+    ``ConvQNetwork`` of the tuned config) on ``(10, 10, C)`` float32 observations and their
+    loss (Double DQN, Huber): each round steps the ``num_envs`` envs once with the greedy
+    action of the online net, then takes ``gradient_steps`` Adam steps on one-step samples
+    gathered by random indices from a fixed float32 array of ``buffer_size`` observations (the
+    next observation of slot ``i`` is slot ``i + 1``). Left out: replay writes and bit-packing,
+    n-step sums, exploration, target updates, clipping, finiteness checks and logging.
+    """
+    config = work.ours()
+    if config.train_frequency != config.num_envs:
+        raise ValueError("the floor steps the envs once a round: train_frequency must be num_envs")
+    spec = config.env_spec
+    optimizer = optax.adam(config.learning_rate)
+    batch, n, num_envs = config.batch_size, config.buffer_size, config.num_envs
+    loss_kind = config.loss
+
+    def new_params(key: jax.Array) -> Any:
+        return eqx.partition(new_network(config, spec, key), eqx.is_array)
+
+    _, static = new_params(jax.random.key(0))
+
+    def net(params: Any, x: jax.Array) -> jax.Array:
+        return jax.vmap(eqx.combine(params, static))(x)
+
+    def loss(online: Any, target: Any, obs, action, reward, discount, next_obs) -> jax.Array:
+        q_tm1 = net(online, obs)
+        q_sel = net(jax.lax.stop_gradient(online), next_obs)
+        q_t = net(target, next_obs)
+        a_t = jnp.argmax(q_sel, axis=-1)
+        y = reward + discount * jnp.take_along_axis(q_t, a_t[:, None], axis=-1)[:, 0]
+        q_a = jnp.take_along_axis(q_tm1, action[:, None], axis=-1)[:, 0]
+        error = jax.lax.stop_gradient(y) - q_a
+        per_sample = optax.huber_loss(error) if loss_kind == "huber" else optax.l2_loss(error)
+        return jnp.mean(per_sample)
+
+    def train(key: jax.Array) -> tuple:
+        net_key, env_key, data_key, key = jax.random.split(key, 4)
+        online, _ = new_params(net_key)
+        target = online
+        opt_state = optimizer.init(online)
+        # A cheap 0/1 pattern (random numbers for 40M floats would cost the floor ~0.5 s a run).
+        cells = jnp.arange(n)[:, None] * 7 + jnp.arange(spec.obs_dim)
+        obs_data = (cells % 5 == 0).astype(jnp.float32).reshape(n, *spec.obs_shape)
+        data = (
+            jax.random.randint(data_key, (n,), 0, spec.num_actions),
+            jnp.ones(n),
+            jnp.full(n, config.gamma),
+        )
+        raw_obs, env_state = jax.vmap(spec.env.reset, in_axes=(0, None))(
+            jax.random.split(env_key, num_envs), spec.env_params
+        )
+        obs = jax.vmap(spec.preprocess)(raw_obs)
+
+        def env_step(carry):
+            online, opt_state, obs, env_state, key, steps = carry
+            key, step_key = jax.random.split(key)
+            action = jnp.argmax(net(online, obs), axis=-1)
+            raw_obs, env_state, *_ = jax.vmap(spec.env.step, in_axes=(0, 0, 0, None))(
+                jax.random.split(step_key, num_envs), env_state, action, spec.env_params
+            )
+            obs = jax.vmap(spec.preprocess)(raw_obs)
+            return online, opt_state, obs, env_state, key, steps + num_envs
+
+        def update(_, carry):
+            online, opt_state, obs, env_state, key, steps = carry
+            key, index_key = jax.random.split(key)
+            index = jax.random.randint(index_key, (batch,), 0, n)
+            action, reward, discount = (x[index] for x in data)
+            sample = (obs_data[index], action, reward, discount, obs_data[(index + 1) % n])
+            grads = jax.grad(loss)(online, target, *sample)
+            step, opt_state = optimizer.update(grads, opt_state, online)
+            return optax.apply_updates(online, step), opt_state, obs, env_state, key, steps
+
+        def round_(carry, _):
+            carry = env_step(carry)
+            if updates:
+                carry = jax.lax.fori_loop(0, config.gradient_steps, update, carry)
+            return carry, None
+
+        carry = (online, opt_state, obs, env_state, key, jnp.int32(0))
+        carry, _ = jax.lax.scan(
+            lambda c, _: (env_step(c), None), carry, None, length=config.first_learning_round
+        )
+        carry, _ = jax.lax.scan(
+            round_, carry, None, length=config.num_rounds - config.first_learning_round
+        )
+        env_steps, adam_steps = carry[5], carry[1][0].count
+        return env_steps, adam_steps, carry[:3]
+
+    return train
+
+
 # --- the comparison ---------------------------------------------------------------------------
 
 
@@ -371,10 +506,11 @@ def _summary(runs: list[dict[str, Any]], compile_s: float, agents: int, work: Wo
 
 def compare(
     agents: tuple[int, ...] = (1, 32),
-    work: Work | None = None,
+    work: Work | ImageWork | None = None,
     repeats: int = 3,
     peers_venv: Path | str = DEFAULT_VENV,
     breakdown: bool = False,
+    variants: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Measures ours, Rejax and the floor on ``work`` for each number of agents.
 
@@ -385,21 +521,27 @@ def compare(
     over agents), the ratio ``ours / rejax`` and the fraction ``ours / floor``. With
     ``breakdown``, also ``ours_env`` and ``floor_env``: the same programs without gradient steps
     (learning starts at the last round for ours), which split each run into its env-step and
-    update parts.
+    update parts. ``variants`` (label -> ``DQNConfig`` field overrides) adds our train function
+    on changed configs, timed in the same turns (an ablation: what each part of ours costs).
+    An :class:`ImageWork` (a MinAtar game) has no Rejax side: Rejax's DQN has no conv network.
     """
     work = work or Work()
-    python = rejax_python(Path(peers_venv))
+    with_rejax = isinstance(work, Work)
+    python = rejax_python(Path(peers_venv)) if with_rejax else None
     loadavg = [os.getloadavg()]
     rows, versions = [], {}
     for n in agents:
         programs: dict[str, Any] = {"ours": ours(work.ours(), n)}
-        programs["rejax"] = RejaxWorker(python, work, n)
+        if with_rejax:
+            programs["rejax"] = RejaxWorker(python, work, n)
+            versions = programs["rejax"].versions
         programs["floor"] = floor(work, n)
         if breakdown:
             env_only = work.ours().replace(learning_starts=work.total_timesteps)
             programs["ours_env"] = ours(env_only, n)
             programs["floor_env"] = floor(work, n, updates=False)
-        versions = programs["rejax"].versions
+        for label, overrides in (variants or {}).items():
+            programs[label] = ours(work.ours().replace(**overrides), n)
         runs: dict[str, list] = {name: [] for name in programs}
         for i in range(1 + repeats):  # the first round is the warm-up
             for name, program in programs.items():
@@ -411,11 +553,12 @@ def compare(
                 )
                 if i > 0:
                     runs[name].append(result)
-        programs["rejax"].close()
+        if with_rejax:
+            programs["rejax"].close()
         row = {"agents": n}
         for name, program in programs.items():
             row[name] = _summary(runs[name], program.compile_s, n, work)
-        for name in ("ours", "rejax", "floor"):
+        for name in ("ours", "rejax", "floor") if with_rejax else ("ours", "floor"):
             expected = n * work.num_updates
             if (
                 row[name]["updates"] != expected
@@ -424,13 +567,15 @@ def compare(
                 raise RuntimeError(
                     f"{name} did other work: {row[name]} (expected {expected} updates)"
                 )
-        row["ratio_rejax"] = row["ours"]["steps_per_s"] / row["rejax"]["steps_per_s"]
+        if with_rejax:
+            row["ratio_rejax"] = row["ours"]["steps_per_s"] / row["rejax"]["steps_per_s"]
         row["fraction_floor"] = row["ours"]["steps_per_s"] / row["floor"]["steps_per_s"]
         rows.append(row)
         loadavg.append(os.getloadavg())
     return {
         "work": work,
         "versions": versions,
+        "variants": variants or {},
         "loadavg": loadavg,
         "rows": rows,
         "command": command(),
