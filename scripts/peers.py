@@ -17,6 +17,14 @@ evaluation inside the run:
   MLP) and the same number of Adam updates on batches gathered by random indices from a fixed
   array: no replay writes, exploration, target updates, clipping or logging.
 
+    python scripts/peers.py --env Breakout-MinAtar --agents 1 --write
+
+On a MinAtar game (``--env``, an :class:`ImageWork`) the comparison is ours against the floor
+only (Rejax's DQN has no conv network): ours is ``DQNConfig.for_env(env)`` shortened, without
+evaluation; the floor the same minimal loop with the agents' ``ConvQNetwork`` on ``(10, 10, C)``
+observations and their loss (Double DQN, Huber). Its section is ``benchmark-floor-minatar``;
+``--variant LABEL:FIELD=VALUE,...`` adds ours on changed configs (ablations), timed in turn.
+
 Each program is compiled ahead of time (compile excluded), then run once as a warm-up and
 ``--repeats`` times; the three run in turn (ours, Rejax, floor, ours, ...) so that other load on
 the machine falls on all of them alike. Steady state is the fastest run (the median is shown too).
@@ -53,6 +61,7 @@ from _common import (
     compile_agents,
     header,
     machine,
+    parse_config,
     peer_env,
     rejax_python,
     write_section,
@@ -489,14 +498,17 @@ def image_floor_fn(work: ImageWork, updates: bool = True) -> Callable[[jax.Array
 # --- the comparison ---------------------------------------------------------------------------
 
 
-def _summary(runs: list[dict[str, Any]], compile_s: float, agents: int, work: Work):
+def _summary(runs: list[dict[str, Any]], compile_s: float, agents: int, work: Work | ImageWork):
     times = [r["run_s"] for r in runs]
     steps = agents * work.total_timesteps
+    cpu = [r["cpu_s"] for r in runs if "cpu_s" in r]  # this process's programs only
     return {
         "compile_s": compile_s,
         "runs_s": times,
         "fastest_s": min(times),
         "median_s": statistics.median(times),
+        "cpu_runs_s": cpu,
+        "cpu_fastest_s": min(cpu) if cpu else None,
         "steps_per_s": steps / min(times),
         "median_steps_per_s": steps / statistics.median(times),
         "env_steps": runs[-1]["env_steps"],
@@ -570,6 +582,7 @@ def compare(
         if with_rejax:
             row["ratio_rejax"] = row["ours"]["steps_per_s"] / row["rejax"]["steps_per_s"]
         row["fraction_floor"] = row["ours"]["steps_per_s"] / row["floor"]["steps_per_s"]
+        row["fraction_floor_cpu"] = row["floor"]["cpu_fastest_s"] / row["ours"]["cpu_fastest_s"]
         rows.append(row)
         loadavg.append(os.getloadavg())
     return {
@@ -602,17 +615,22 @@ def table(result: dict[str, Any]) -> list[str]:
 
 def runs_table(result: dict[str, Any]) -> list[str]:
     names = [k for k in result["rows"][0] if isinstance(result["rows"][0][k], dict)]
+    cpu = isinstance(result["work"], ImageWork)
     lines = [
-        "| agents | program | runs (s) | fastest (s) | median (s) |",
-        "|---:|---|---|---:|---:|",
+        "| agents | program | runs (s) | fastest (s) | median (s) |"
+        + (" CPU time of each run (s) |" if cpu else ""),
+        "|---:|---|---|---:|---:|" + ("---|" if cpu else ""),
     ]
     for r in result["rows"]:
         for name in names:
             s = r[name]
             runs = ", ".join(f"{t:.2f}" for t in s["runs_s"])
-            lines.append(
+            line = (
                 f"| {r['agents']} | {name} | {runs} | {s['fastest_s']:.2f} | {s['median_s']:.2f} |"
             )
+            if cpu:
+                line += " " + ", ".join(f"{t:.2f}" for t in s.get("cpu_runs_s", [])) + " |"
+            lines.append(line)
     return lines
 
 
@@ -632,8 +650,8 @@ def breakdown_lines(result: dict[str, Any]) -> list[str]:
             f"env steps with acting and replay writes take {o_env:.2f} s (floor: {f_env:.2f} s) "
             f"and the {per_agent:,} gradient steps per agent the rest, {o_upd:.2f} s or "
             f"{1e6 * o_upd / per_agent:.0f} us per (vmapped) step (floor: {f_upd:.2f} s, "
-            f"{1e6 * f_upd / per_agent:.0f} us). Rejax's whole run: "
-            f"{r['rejax']['fastest_s']:.2f} s."
+            f"{1e6 * f_upd / per_agent:.0f} us)."
+            + (f" Rejax's whole run: {r['rejax']['fastest_s']:.2f} s." if "rejax" in r else "")
         )
     return lines
 
@@ -685,13 +703,95 @@ def section(result: dict[str, Any], limits: str = "") -> str:
     return "\n".join(lines)
 
 
+def image_table(result: dict[str, Any]) -> list[str]:
+    lines = [
+        "| agents | ours (env steps/s) | floor (env steps/s) | ours / floor (wall) "
+        "| ours / floor (CPU time) | compile ours / floor (s) |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in result["rows"]:
+        o, f = r["ours"], r["floor"]
+        lines.append(
+            f"| {r['agents']} | {o['steps_per_s']:,.0f} | {f['steps_per_s']:,.0f} "
+            f"| **{100 * r['fraction_floor']:.0f}%** | **{100 * r['fraction_floor_cpu']:.0f}%** "
+            f"| {o['compile_s']:.1f} / {f['compile_s']:.1f} |"
+        )
+    return lines
+
+
+def image_section(result: dict[str, Any], limits: str = "") -> str:
+    """The BENCHMARKS.md section of a ``compare`` result on an :class:`ImageWork`."""
+    work: ImageWork = result["work"]
+    config = work.ours()
+    load = ", ".join(f"{a:.1f}" for a, _, _ in result["loadavg"])
+    variants = "; ".join(
+        f"`{label}`: " + ", ".join(f"`{k}={v!r}`" for k, v in overrides.items())
+        for label, overrides in result.get("variants", {}).items()
+    )
+    lines = [
+        *header(
+            f"Conv Q-network against the compute floor ({work.env_name}, matched work)",
+            result.get("command", ""),
+            result.get("machine", ""),
+        ),
+        f"Matched work per agent: {work.total_timesteps:,} env steps of {work.env_name} in "
+        f"{config.num_envs} vmapped envs; after every step of the {config.num_envs} envs, "
+        f"{config.gradient_steps} gradient steps (the first in the round where "
+        f"{config.learning_starts:,} env steps are reached: {work.num_updates:,} in all, checked "
+        f"on both programs' final states) on batches of {config.batch_size} observations "
+        "(10, 10, C); the same network (`ConvQNetwork`: one 16-filter 3x3 conv, 128 dense with "
+        "LayerNorm, ReLU) acting greedily in the floor; each update the Double DQN Huber loss "
+        "(online net over obs, differentiated; online and target nets over next_obs, constant) "
+        f"and an Adam step; replay capacity {config.buffer_size:,}; no evaluation during the "
+        "run (`eval_episodes=0`: the user's evaluation episodes are work of their own, matched "
+        "by leaving them out of both). Ours is "
+        f"`DQNConfig.for_env({work.env_name!r}, total_timesteps={work.total_timesteps}, "
+        f"log_interval={work.total_timesteps}, eval_episodes=0)`: the tuned MinAtar settings. "
+        "The floor is one jitted scan of only the env steps (greedy actions) and the Adam "
+        "updates on one-step samples gathered by random indices from a fixed float32 array of "
+        f"{config.buffer_size:,} observations. Ours does on top, as the algorithm asks: replay "
+        "writes with bit-packed observations (and unpacking the sampled batch), 3-step "
+        "returns, epsilon-greedy exploration, clipping by global norm, hard target updates "
+        f"every {config.target_update_period:,} env steps, the finiteness checks of every "
+        "update and the logging sums. Rejax is absent: its DQN has no conv network.",
+        f"Compile excluded; each program ran one warm-up and then "
+        f"{len(result['rows'][0]['ours']['runs_s'])} times, the programs in turn so that other "
+        "load falls on all alike; env steps/s from the fastest run. The machine was shared "
+        "with other jobs: besides wall time, the table gives the fraction by CPU time "
+        "(`time.process_time`, all threads of the process, fastest run of each), which other "
+        f"load disturbs less. Load average (1 min) at the start and after each row: {load} on "
+        f"{os.cpu_count()} cores.",
+        "",
+        *image_table(result),
+        "",
+        "Every run"
+        + (
+            " (`ours_env` and `floor_env` are the same programs without gradient steps"
+            if any("ours_env" in r for r in result["rows"])
+            else ""
+        )
+        + (f"; variants of ours: {variants}" if variants else "")
+        + ("):" if any("ours_env" in r for r in result["rows"]) or variants else ":"),
+        "",
+        *runs_table(result),
+    ]
+    if any("ours_env" in r for r in result["rows"]):
+        lines += ["", "Where the time goes:", "", *breakdown_lines(result)]
+    if limits:
+        lines += ["", limits.strip()]
+    return "\n".join(lines)
+
+
 def report(result: dict[str, Any], limits: str = "", write: bool = False) -> None:
     """Prints the tables of a ``compare`` result; with ``write``, puts its section (``limits``,
     markdown, at the end) into BENCHMARKS.md."""
-    print("\n".join(table(result)))
+    image = isinstance(result["work"], ImageWork)
+    print("\n".join(image_table(result) if image else table(result)))
     print("\n".join(runs_table(result)))
     print("\n".join(breakdown_lines(result)))
-    if write:
+    if write and image:
+        write_section("benchmark-floor-minatar", image_section(result, limits))
+    elif write:
         write_section("benchmark-peers", section(result, limits))
 
 
@@ -699,14 +799,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument(
+        "--env",
+        default="CartPole-v1",
+        help="CartPole-v1 (ours, Rejax, floor) or a MinAtar game (ours and the conv floor)",
+    )
     parser.add_argument("--agents", type=int, nargs="+", default=[1, 32])
-    parser.add_argument("--timesteps", type=int, default=Work.total_timesteps)
+    parser.add_argument(
+        "--timesteps", type=int, help="env steps per agent (20,000; MinAtar 50,000)"
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
         "--peers-venv", type=Path, default=DEFAULT_VENV, help="venv with rejax (made if missing)"
     )
     parser.add_argument(
         "--breakdown", action="store_true", help="also time ours and the floor without updates"
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        help="LABEL:FIELD=VALUE,...: also time ours on a changed config (an ablation)",
     )
     parser.add_argument("--limits", type=Path, help="markdown file: what limits us")
     parser.add_argument("--json", type=Path, help="write the raw figures here")
@@ -717,11 +830,20 @@ def main() -> None:
     args = parser.parse_args()
     if args.from_json:
         saved = json.loads(args.from_json.read_text())
-        work_fields = {**saved["work"], "hidden_sizes": tuple(saved["work"]["hidden_sizes"])}
-        result = {**saved, "work": Work(**work_fields)}
+        if "env_name" in saved["work"]:
+            result = {**saved, "work": ImageWork(**saved["work"])}
+        else:
+            work_fields = {**saved["work"], "hidden_sizes": tuple(saved["work"]["hidden_sizes"])}
+            result = {**saved, "work": Work(**work_fields)}
     else:
-        work = Work(total_timesteps=args.timesteps)
-        result = compare(tuple(args.agents), work, args.repeats, args.peers_venv, args.breakdown)
+        if args.env == "CartPole-v1":
+            work = Work(total_timesteps=args.timesteps or Work.total_timesteps)
+        else:
+            work = ImageWork(args.env, args.timesteps or ImageWork.total_timesteps)
+        variants = dict(parse_config(text) for text in args.variant)
+        result = compare(
+            tuple(args.agents), work, args.repeats, args.peers_venv, args.breakdown, variants
+        )
     if args.json:
         saved = {**result, "work": dataclasses.asdict(result["work"])}
         args.json.write_text(json.dumps(saved, indent=1))
