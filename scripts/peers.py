@@ -593,6 +593,7 @@ def compare(
         "rows": rows,
         "command": command(),
         "machine": machine(),
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
     }
 
 
@@ -754,7 +755,8 @@ def image_section(result: dict[str, Any], limits: str = "") -> str:
         "returns, epsilon-greedy exploration, clipping by global norm, hard target updates "
         f"every {config.target_update_period:,} env steps, the finiteness checks of every "
         "update and the logging sums. Rejax is absent: its DQN has no conv network.",
-        f"Compile excluded; each program ran one warm-up and then "
+        (f"Environment: `XLA_FLAGS={result['xla_flags']!r}`. " if result.get("xla_flags") else "")
+        + f"Compile excluded; each program ran one warm-up and then "
         f"{len(result['rows'][0]['ours']['runs_s'])} times, the programs in turn so that other "
         "load falls on all alike; env steps/s from the fastest run. The machine was shared "
         "with other jobs: besides wall time, the table gives the fraction by CPU time "
