@@ -17,6 +17,14 @@ evaluation inside the run:
   MLP) and the same number of Adam updates on batches gathered by random indices from a fixed
   array: no replay writes, exploration, target updates, clipping or logging.
 
+    python scripts/peers.py --env Breakout-MinAtar --agents 1 --write
+
+On a MinAtar game (``--env``, an :class:`ImageWork`) the comparison is ours against the floor
+only (Rejax's DQN has no conv network): ours is ``DQNConfig.for_env(env)`` shortened, without
+evaluation; the floor the same minimal loop with the agents' ``ConvQNetwork`` on ``(10, 10, C)``
+observations and their loss (Double DQN, Huber). Its section is ``benchmark-floor-minatar``;
+``--variant LABEL:FIELD=VALUE,...`` adds ours on changed configs (ablations), timed in turn.
+
 Each program is compiled ahead of time (compile excluded), then run once as a warm-up and
 ``--repeats`` times; the three run in turn (ours, Rejax, floor, ours, ...) so that other load on
 the machine falls on all of them alike. Steady state is the fastest run (the median is shown too).
@@ -43,6 +51,7 @@ import jax.numpy as jnp
 import optax
 
 import dqn_jax
+from dqn_jax.loop.train import new_network
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
@@ -52,6 +61,7 @@ from _common import (
     compile_agents,
     header,
     machine,
+    parse_config,
     peer_env,
     rejax_python,
     write_section,
@@ -145,6 +155,42 @@ class Work:
             eval_freq=self.total_timesteps,
             skip_initial_evaluation=True,
         )
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageWork:
+    """The work on a MinAtar game, per agent: the settings ``DQNConfig.for_env(env_name)`` tunes
+    (conv 16x3x3, 128 dense + LayerNorm, batch 32, Double DQN, 3-step Huber targets, Adam, 8
+    envs, 2 gradient steps per round of 8 env steps, hard target updates every 1,000 env steps,
+    bit-packed replay of 100,000), shortened to ``total_timesteps`` with no evaluation inside
+    the run. Rejax has no conv network in its DQN: there is no Rejax side."""
+
+    env_name: str = "Breakout-MinAtar"
+    total_timesteps: int = 50_000
+
+    def ours(self) -> dqn_jax.DQNConfig:
+        return dqn_jax.DQNConfig.for_env(
+            self.env_name,
+            total_timesteps=self.total_timesteps,
+            log_interval=self.total_timesteps,
+            eval_episodes=0,
+        )
+
+    @property
+    def num_envs(self) -> int:
+        return self.ours().num_envs
+
+    @property
+    def num_rounds(self) -> int:
+        return self.ours().num_rounds
+
+    @property
+    def first_learning_round(self) -> int:
+        return self.ours().first_learning_round
+
+    @property
+    def num_updates(self) -> int:
+        return self.ours().num_updates
 
 
 # --- Rejax, in its own virtual environment --------------------------------------------------
@@ -242,12 +288,14 @@ class LocalProgram:
         self.counts = counts
 
     def run(self) -> dict[str, Any]:
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         output = jax.block_until_ready(self.program())
         run_s = time.perf_counter() - start
+        cpu_s = time.process_time() - cpu_start
         env_steps, updates = self.counts(output)
         return {
             "run_s": run_s,
+            "cpu_s": cpu_s,
             "env_steps": int(jnp.sum(env_steps)),
             "updates": int(jnp.sum(updates)),
         }
@@ -260,8 +308,9 @@ def ours(config: dqn_jax.DQNConfig, agents: int) -> LocalProgram:
     )
 
 
-def floor(work: Work, agents: int, updates: bool = True) -> LocalProgram:
-    return LocalProgram(floor_fn(work, updates), agents, lambda out: out[:2])
+def floor(work: Work | ImageWork, agents: int, updates: bool = True) -> LocalProgram:
+    fn = image_floor_fn(work, updates) if isinstance(work, ImageWork) else floor_fn(work, updates)
+    return LocalProgram(fn, agents, lambda out: out[:2])
 
 
 def floor_fn(work: Work, updates: bool = True) -> Callable[[jax.Array], tuple]:
@@ -351,17 +400,115 @@ def floor_fn(work: Work, updates: bool = True) -> Callable[[jax.Array], tuple]:
     return train
 
 
+def image_floor_fn(work: ImageWork, updates: bool = True) -> Callable[[jax.Array], tuple]:
+    """The compute floor of ``work`` on a MinAtar game: env steps and Adam updates, nothing else.
+
+    As :func:`floor_fn`, with the agents' network (``dqn_jax.loop.train.new_network``: the
+    ``ConvQNetwork`` of the tuned config) on ``(10, 10, C)`` float32 observations and their
+    loss (Double DQN, Huber): each round steps the ``num_envs`` envs once with the greedy
+    action of the online net, then takes ``gradient_steps`` Adam steps on one-step samples
+    gathered by random indices from a fixed float32 array of ``buffer_size`` observations (the
+    next observation of slot ``i`` is slot ``i + 1``). Left out: replay writes and bit-packing,
+    n-step sums, exploration, target updates, clipping, finiteness checks and logging.
+    """
+    config = work.ours()
+    if config.train_frequency != config.num_envs:
+        raise ValueError("the floor steps the envs once a round: train_frequency must be num_envs")
+    spec = config.env_spec
+    optimizer = optax.adam(config.learning_rate)
+    batch, n, num_envs = config.batch_size, config.buffer_size, config.num_envs
+    loss_kind = config.loss
+
+    def new_params(key: jax.Array) -> Any:
+        return eqx.partition(new_network(config, spec, key), eqx.is_array)
+
+    _, static = new_params(jax.random.key(0))
+
+    def net(params: Any, x: jax.Array) -> jax.Array:
+        return jax.vmap(eqx.combine(params, static))(x)
+
+    def loss(online: Any, target: Any, obs, action, reward, discount, next_obs) -> jax.Array:
+        q_tm1 = net(online, obs)
+        q_sel = net(jax.lax.stop_gradient(online), next_obs)
+        q_t = net(target, next_obs)
+        a_t = jnp.argmax(q_sel, axis=-1)
+        y = reward + discount * jnp.take_along_axis(q_t, a_t[:, None], axis=-1)[:, 0]
+        q_a = jnp.take_along_axis(q_tm1, action[:, None], axis=-1)[:, 0]
+        error = jax.lax.stop_gradient(y) - q_a
+        per_sample = optax.huber_loss(error) if loss_kind == "huber" else optax.l2_loss(error)
+        return jnp.mean(per_sample)
+
+    def train(key: jax.Array) -> tuple:
+        net_key, env_key, data_key, key = jax.random.split(key, 4)
+        online, _ = new_params(net_key)
+        target = online
+        opt_state = optimizer.init(online)
+        # A cheap 0/1 pattern (random numbers for 40M floats would cost the floor ~0.5 s a run).
+        cells = jnp.arange(n)[:, None] * 7 + jnp.arange(spec.obs_dim)
+        obs_data = (cells % 5 == 0).astype(jnp.float32).reshape(n, *spec.obs_shape)
+        data = (
+            jax.random.randint(data_key, (n,), 0, spec.num_actions),
+            jnp.ones(n),
+            jnp.full(n, config.gamma),
+        )
+        raw_obs, env_state = jax.vmap(spec.env.reset, in_axes=(0, None))(
+            jax.random.split(env_key, num_envs), spec.env_params
+        )
+        obs = jax.vmap(spec.preprocess)(raw_obs)
+
+        def env_step(carry):
+            online, opt_state, obs, env_state, key, steps = carry
+            key, step_key = jax.random.split(key)
+            action = jnp.argmax(net(online, obs), axis=-1)
+            raw_obs, env_state, *_ = jax.vmap(spec.env.step, in_axes=(0, 0, 0, None))(
+                jax.random.split(step_key, num_envs), env_state, action, spec.env_params
+            )
+            obs = jax.vmap(spec.preprocess)(raw_obs)
+            return online, opt_state, obs, env_state, key, steps + num_envs
+
+        def update(_, carry):
+            online, opt_state, obs, env_state, key, steps = carry
+            key, index_key = jax.random.split(key)
+            index = jax.random.randint(index_key, (batch,), 0, n)
+            action, reward, discount = (x[index] for x in data)
+            sample = (obs_data[index], action, reward, discount, obs_data[(index + 1) % n])
+            grads = jax.grad(loss)(online, target, *sample)
+            step, opt_state = optimizer.update(grads, opt_state, online)
+            return optax.apply_updates(online, step), opt_state, obs, env_state, key, steps
+
+        def round_(carry, _):
+            carry = env_step(carry)
+            if updates:
+                carry = jax.lax.fori_loop(0, config.gradient_steps, update, carry)
+            return carry, None
+
+        carry = (online, opt_state, obs, env_state, key, jnp.int32(0))
+        carry, _ = jax.lax.scan(
+            lambda c, _: (env_step(c), None), carry, None, length=config.first_learning_round
+        )
+        carry, _ = jax.lax.scan(
+            round_, carry, None, length=config.num_rounds - config.first_learning_round
+        )
+        env_steps, adam_steps = carry[5], carry[1][0].count
+        return env_steps, adam_steps, carry[:3]
+
+    return train
+
+
 # --- the comparison ---------------------------------------------------------------------------
 
 
-def _summary(runs: list[dict[str, Any]], compile_s: float, agents: int, work: Work):
+def _summary(runs: list[dict[str, Any]], compile_s: float, agents: int, work: Work | ImageWork):
     times = [r["run_s"] for r in runs]
     steps = agents * work.total_timesteps
+    cpu = [r["cpu_s"] for r in runs if "cpu_s" in r]  # this process's programs only
     return {
         "compile_s": compile_s,
         "runs_s": times,
         "fastest_s": min(times),
         "median_s": statistics.median(times),
+        "cpu_runs_s": cpu,
+        "cpu_fastest_s": min(cpu) if cpu else None,
         "steps_per_s": steps / min(times),
         "median_steps_per_s": steps / statistics.median(times),
         "env_steps": runs[-1]["env_steps"],
@@ -371,10 +518,11 @@ def _summary(runs: list[dict[str, Any]], compile_s: float, agents: int, work: Wo
 
 def compare(
     agents: tuple[int, ...] = (1, 32),
-    work: Work | None = None,
+    work: Work | ImageWork | None = None,
     repeats: int = 3,
     peers_venv: Path | str = DEFAULT_VENV,
     breakdown: bool = False,
+    variants: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Measures ours, Rejax and the floor on ``work`` for each number of agents.
 
@@ -385,21 +533,27 @@ def compare(
     over agents), the ratio ``ours / rejax`` and the fraction ``ours / floor``. With
     ``breakdown``, also ``ours_env`` and ``floor_env``: the same programs without gradient steps
     (learning starts at the last round for ours), which split each run into its env-step and
-    update parts.
+    update parts. ``variants`` (label -> ``DQNConfig`` field overrides) adds our train function
+    on changed configs, timed in the same turns (an ablation: what each part of ours costs).
+    An :class:`ImageWork` (a MinAtar game) has no Rejax side: Rejax's DQN has no conv network.
     """
     work = work or Work()
-    python = rejax_python(Path(peers_venv))
+    with_rejax = isinstance(work, Work)
+    python = rejax_python(Path(peers_venv)) if with_rejax else None
     loadavg = [os.getloadavg()]
     rows, versions = [], {}
     for n in agents:
         programs: dict[str, Any] = {"ours": ours(work.ours(), n)}
-        programs["rejax"] = RejaxWorker(python, work, n)
+        if with_rejax:
+            programs["rejax"] = RejaxWorker(python, work, n)
+            versions = programs["rejax"].versions
         programs["floor"] = floor(work, n)
         if breakdown:
             env_only = work.ours().replace(learning_starts=work.total_timesteps)
             programs["ours_env"] = ours(env_only, n)
             programs["floor_env"] = floor(work, n, updates=False)
-        versions = programs["rejax"].versions
+        for label, overrides in (variants or {}).items():
+            programs[label] = ours(work.ours().replace(**overrides), n)
         runs: dict[str, list] = {name: [] for name in programs}
         for i in range(1 + repeats):  # the first round is the warm-up
             for name, program in programs.items():
@@ -411,11 +565,12 @@ def compare(
                 )
                 if i > 0:
                     runs[name].append(result)
-        programs["rejax"].close()
+        if with_rejax:
+            programs["rejax"].close()
         row = {"agents": n}
         for name, program in programs.items():
             row[name] = _summary(runs[name], program.compile_s, n, work)
-        for name in ("ours", "rejax", "floor"):
+        for name in ("ours", "rejax", "floor") if with_rejax else ("ours", "floor"):
             expected = n * work.num_updates
             if (
                 row[name]["updates"] != expected
@@ -424,17 +579,21 @@ def compare(
                 raise RuntimeError(
                     f"{name} did other work: {row[name]} (expected {expected} updates)"
                 )
-        row["ratio_rejax"] = row["ours"]["steps_per_s"] / row["rejax"]["steps_per_s"]
+        if with_rejax:
+            row["ratio_rejax"] = row["ours"]["steps_per_s"] / row["rejax"]["steps_per_s"]
         row["fraction_floor"] = row["ours"]["steps_per_s"] / row["floor"]["steps_per_s"]
+        row["fraction_floor_cpu"] = row["floor"]["cpu_fastest_s"] / row["ours"]["cpu_fastest_s"]
         rows.append(row)
         loadavg.append(os.getloadavg())
     return {
         "work": work,
         "versions": versions,
+        "variants": variants or {},
         "loadavg": loadavg,
         "rows": rows,
         "command": command(),
         "machine": machine(),
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
     }
 
 
@@ -457,17 +616,22 @@ def table(result: dict[str, Any]) -> list[str]:
 
 def runs_table(result: dict[str, Any]) -> list[str]:
     names = [k for k in result["rows"][0] if isinstance(result["rows"][0][k], dict)]
+    cpu = isinstance(result["work"], ImageWork)
     lines = [
-        "| agents | program | runs (s) | fastest (s) | median (s) |",
-        "|---:|---|---|---:|---:|",
+        "| agents | program | runs (s) | fastest (s) | median (s) |"
+        + (" CPU time of each run (s) |" if cpu else ""),
+        "|---:|---|---|---:|---:|" + ("---|" if cpu else ""),
     ]
     for r in result["rows"]:
         for name in names:
             s = r[name]
             runs = ", ".join(f"{t:.2f}" for t in s["runs_s"])
-            lines.append(
+            line = (
                 f"| {r['agents']} | {name} | {runs} | {s['fastest_s']:.2f} | {s['median_s']:.2f} |"
             )
+            if cpu:
+                line += " " + ", ".join(f"{t:.2f}" for t in s.get("cpu_runs_s", [])) + " |"
+            lines.append(line)
     return lines
 
 
@@ -487,8 +651,8 @@ def breakdown_lines(result: dict[str, Any]) -> list[str]:
             f"env steps with acting and replay writes take {o_env:.2f} s (floor: {f_env:.2f} s) "
             f"and the {per_agent:,} gradient steps per agent the rest, {o_upd:.2f} s or "
             f"{1e6 * o_upd / per_agent:.0f} us per (vmapped) step (floor: {f_upd:.2f} s, "
-            f"{1e6 * f_upd / per_agent:.0f} us). Rejax's whole run: "
-            f"{r['rejax']['fastest_s']:.2f} s."
+            f"{1e6 * f_upd / per_agent:.0f} us)."
+            + (f" Rejax's whole run: {r['rejax']['fastest_s']:.2f} s." if "rejax" in r else "")
         )
     return lines
 
@@ -540,13 +704,96 @@ def section(result: dict[str, Any], limits: str = "") -> str:
     return "\n".join(lines)
 
 
+def image_table(result: dict[str, Any]) -> list[str]:
+    lines = [
+        "| agents | ours (env steps/s) | floor (env steps/s) | ours / floor (wall) "
+        "| ours / floor (CPU time) | compile ours / floor (s) |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in result["rows"]:
+        o, f = r["ours"], r["floor"]
+        lines.append(
+            f"| {r['agents']} | {o['steps_per_s']:,.0f} | {f['steps_per_s']:,.0f} "
+            f"| **{100 * r['fraction_floor']:.0f}%** | **{100 * r['fraction_floor_cpu']:.0f}%** "
+            f"| {o['compile_s']:.1f} / {f['compile_s']:.1f} |"
+        )
+    return lines
+
+
+def image_section(result: dict[str, Any], limits: str = "") -> str:
+    """The BENCHMARKS.md section of a ``compare`` result on an :class:`ImageWork`."""
+    work: ImageWork = result["work"]
+    config = work.ours()
+    load = ", ".join(f"{a:.1f}" for a, _, _ in result["loadavg"])
+    variants = "; ".join(
+        f"`{label}`: " + ", ".join(f"`{k}={v!r}`" for k, v in overrides.items())
+        for label, overrides in result.get("variants", {}).items()
+    )
+    lines = [
+        *header(
+            f"Conv Q-network against the compute floor ({work.env_name}, matched work)",
+            result.get("command", ""),
+            result.get("machine", ""),
+        ),
+        f"Matched work per agent: {work.total_timesteps:,} env steps of {work.env_name} in "
+        f"{config.num_envs} vmapped envs; after every step of the {config.num_envs} envs, "
+        f"{config.gradient_steps} gradient steps (the first in the round where "
+        f"{config.learning_starts:,} env steps are reached: {work.num_updates:,} in all, checked "
+        f"on both programs' final states) on batches of {config.batch_size} observations "
+        "(10, 10, C); the same network (`ConvQNetwork`: one 16-filter 3x3 conv, 128 dense with "
+        "LayerNorm, ReLU) acting greedily in the floor; each update the Double DQN Huber loss "
+        "(online net over obs, differentiated; online and target nets over next_obs, constant) "
+        f"and an Adam step; replay capacity {config.buffer_size:,}; no evaluation during the "
+        "run (`eval_episodes=0`: the user's evaluation episodes are work of their own, matched "
+        "by leaving them out of both). Ours is "
+        f"`DQNConfig.for_env({work.env_name!r}, total_timesteps={work.total_timesteps}, "
+        f"log_interval={work.total_timesteps}, eval_episodes=0)`: the tuned MinAtar settings. "
+        "The floor is one jitted scan of only the env steps (greedy actions) and the Adam "
+        "updates on one-step samples gathered by random indices from a fixed float32 array of "
+        f"{config.buffer_size:,} observations. Ours does on top, as the algorithm asks: replay "
+        "writes with bit-packed observations (and unpacking the sampled batch), 3-step "
+        "returns, epsilon-greedy exploration, clipping by global norm, hard target updates "
+        f"every {config.target_update_period:,} env steps, the finiteness checks of every "
+        "update and the logging sums. Rejax is absent: its DQN has no conv network.",
+        (f"Environment: `XLA_FLAGS={result['xla_flags']!r}`. " if result.get("xla_flags") else "")
+        + f"Compile excluded; each program ran one warm-up and then "
+        f"{len(result['rows'][0]['ours']['runs_s'])} times, the programs in turn so that other "
+        "load falls on all alike; env steps/s from the fastest run. The machine was shared "
+        "with other jobs: besides wall time, the table gives the fraction by CPU time "
+        "(`time.process_time`, all threads of the process, fastest run of each), which other "
+        f"load disturbs less. Load average (1 min) at the start and after each row: {load} on "
+        f"{os.cpu_count()} cores.",
+        "",
+        *image_table(result),
+        "",
+        "Every run"
+        + (
+            " (`ours_env` and `floor_env` are the same programs without gradient steps"
+            if any("ours_env" in r for r in result["rows"])
+            else ""
+        )
+        + (f"; variants of ours: {variants}" if variants else "")
+        + ("):" if any("ours_env" in r for r in result["rows"]) or variants else ":"),
+        "",
+        *runs_table(result),
+    ]
+    if any("ours_env" in r for r in result["rows"]):
+        lines += ["", "Where the time goes:", "", *breakdown_lines(result)]
+    if limits:
+        lines += ["", limits.strip()]
+    return "\n".join(lines)
+
+
 def report(result: dict[str, Any], limits: str = "", write: bool = False) -> None:
     """Prints the tables of a ``compare`` result; with ``write``, puts its section (``limits``,
     markdown, at the end) into BENCHMARKS.md."""
-    print("\n".join(table(result)))
+    image = isinstance(result["work"], ImageWork)
+    print("\n".join(image_table(result) if image else table(result)))
     print("\n".join(runs_table(result)))
     print("\n".join(breakdown_lines(result)))
-    if write:
+    if write and image:
+        write_section("benchmark-floor-minatar", image_section(result, limits))
+    elif write:
         write_section("benchmark-peers", section(result, limits))
 
 
@@ -554,14 +801,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument(
+        "--env",
+        default="CartPole-v1",
+        help="CartPole-v1 (ours, Rejax, floor) or a MinAtar game (ours and the conv floor)",
+    )
     parser.add_argument("--agents", type=int, nargs="+", default=[1, 32])
-    parser.add_argument("--timesteps", type=int, default=Work.total_timesteps)
+    parser.add_argument(
+        "--timesteps", type=int, help="env steps per agent (20,000; MinAtar 50,000)"
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
         "--peers-venv", type=Path, default=DEFAULT_VENV, help="venv with rejax (made if missing)"
     )
     parser.add_argument(
         "--breakdown", action="store_true", help="also time ours and the floor without updates"
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        help="LABEL:FIELD=VALUE,...: also time ours on a changed config (an ablation)",
     )
     parser.add_argument("--limits", type=Path, help="markdown file: what limits us")
     parser.add_argument("--json", type=Path, help="write the raw figures here")
@@ -572,11 +832,20 @@ def main() -> None:
     args = parser.parse_args()
     if args.from_json:
         saved = json.loads(args.from_json.read_text())
-        work_fields = {**saved["work"], "hidden_sizes": tuple(saved["work"]["hidden_sizes"])}
-        result = {**saved, "work": Work(**work_fields)}
+        if "env_name" in saved["work"]:
+            result = {**saved, "work": ImageWork(**saved["work"])}
+        else:
+            work_fields = {**saved["work"], "hidden_sizes": tuple(saved["work"]["hidden_sizes"])}
+            result = {**saved, "work": Work(**work_fields)}
     else:
-        work = Work(total_timesteps=args.timesteps)
-        result = compare(tuple(args.agents), work, args.repeats, args.peers_venv, args.breakdown)
+        if args.env == "CartPole-v1":
+            work = Work(total_timesteps=args.timesteps or Work.total_timesteps)
+        else:
+            work = ImageWork(args.env, args.timesteps or ImageWork.total_timesteps)
+        variants = dict(parse_config(text) for text in args.variant)
+        result = compare(
+            tuple(args.agents), work, args.repeats, args.peers_venv, args.breakdown, variants
+        )
     if args.json:
         saved = {**result, "work": dataclasses.asdict(result["work"])}
         args.json.write_text(json.dumps(saved, indent=1))
