@@ -313,6 +313,29 @@ def floor(work: Work | ImageWork, agents: int, updates: bool = True) -> LocalPro
     return LocalProgram(fn, agents, lambda out: out[:2])
 
 
+def run_rounds(work: Any, env_step: Callable, update: Callable | None, carry: tuple) -> tuple:
+    """The floors' loop: env steps alone until the first learning round, then each round one
+    step of the envs and ``work.gradient_steps`` updates (none if ``update`` is None).
+
+    ``carry`` is ``(online, opt_state, obs, env_state, key, env_steps)``. Returns the env steps
+    and Adam steps taken, counted rather than assumed (the comparison checks them against the
+    agents' work), and ``(online, opt_state, obs)``.
+    """
+
+    def round_(carry, _):
+        carry = env_step(carry)
+        if update is not None:
+            carry = jax.lax.fori_loop(0, work.gradient_steps, update, carry)
+        return carry, None
+
+    carry, _ = jax.lax.scan(
+        lambda c, _: (env_step(c), None), carry, None, length=work.first_learning_round
+    )
+    carry, _ = jax.lax.scan(round_, carry, None, length=work.num_rounds - work.first_learning_round)
+    env_steps, adam_steps = carry[5], carry[1][0].count
+    return env_steps, adam_steps, carry[:3]
+
+
 def floor_fn(work: Work, updates: bool = True) -> Callable[[jax.Array], tuple]:
     """The compute floor of ``work``: env steps and Adam updates, nothing else.
 
@@ -380,22 +403,8 @@ def floor_fn(work: Work, updates: bool = True) -> Callable[[jax.Array], tuple]:
             step, opt_state = optimizer.update(grads, opt_state, online)
             return optax.apply_updates(online, step), opt_state, obs, env_state, key, steps
 
-        def round_(carry, _):
-            carry = env_step(carry)
-            if updates:
-                carry = jax.lax.fori_loop(0, work.gradient_steps, update, carry)
-            return carry, None
-
         carry = (online, opt_state, obs, env_state, key, jnp.int32(0))
-        carry, _ = jax.lax.scan(
-            lambda c, _: (env_step(c), None), carry, None, length=work.first_learning_round
-        )
-        carry, _ = jax.lax.scan(
-            round_, carry, None, length=work.num_rounds - work.first_learning_round
-        )
-        # Counted, not assumed: the comparison checks them against the agents' work.
-        env_steps, adam_steps = carry[5], carry[1][0].count
-        return env_steps, adam_steps, carry[:3]
+        return run_rounds(work, env_step, update if updates else None, carry)
 
     return train
 
@@ -476,21 +485,8 @@ def image_floor_fn(work: ImageWork, updates: bool = True) -> Callable[[jax.Array
             step, opt_state = optimizer.update(grads, opt_state, online)
             return optax.apply_updates(online, step), opt_state, obs, env_state, key, steps
 
-        def round_(carry, _):
-            carry = env_step(carry)
-            if updates:
-                carry = jax.lax.fori_loop(0, config.gradient_steps, update, carry)
-            return carry, None
-
         carry = (online, opt_state, obs, env_state, key, jnp.int32(0))
-        carry, _ = jax.lax.scan(
-            lambda c, _: (env_step(c), None), carry, None, length=config.first_learning_round
-        )
-        carry, _ = jax.lax.scan(
-            round_, carry, None, length=config.num_rounds - config.first_learning_round
-        )
-        env_steps, adam_steps = carry[5], carry[1][0].count
-        return env_steps, adam_steps, carry[:3]
+        return run_rounds(config, env_step, update if updates else None, carry)
 
     return train
 
