@@ -90,8 +90,13 @@ def n_step_return(
     chex.assert_rank([r_t, terminated_t, truncated_t], [1, 1, 1])
     n = r_t.shape[0]
     ended = jnp.maximum(terminated_t, truncated_t)
-    # alive[k] = 1 while no step before k ended the episode.
-    alive = jnp.cumprod(jnp.concatenate([jnp.ones(1, r_t.dtype), 1.0 - ended[:-1]]))
+    # alive[k] = 1 while no step before k ended the episode: a cumulative product, unrolled
+    # over the (static, small) n, since XLA's CPU cumprod is a reduce-window of several kernels
+    # for a handful of numbers, paid at every gradient step.
+    alive = [jnp.ones((), r_t.dtype)]
+    for k in range(1, n):
+        alive.append(alive[-1] * (1.0 - ended[k - 1]))
+    alive = jnp.stack(alive)
     ret = jnp.sum(alive * gamma ** jnp.arange(n, dtype=r_t.dtype) * r_t)
     m = jnp.sum(alive).astype(jnp.int32)
     last = m - 1
