@@ -29,7 +29,7 @@ import numpy as np
 import optax
 import pytest
 import rlax
-from conftest import LOOP, Call, LoopSpy, brute_force_n_step, key
+from conftest import LOOP, Call, LoopSpy, assert_bitwise, brute_force_n_step, key
 from gymnax.environments.classic_control.cartpole import CartPole
 
 from dqn_jax import DQNConfig, HParams, make_train, sum_tree
@@ -787,6 +787,14 @@ def test_a_step_diverging_with_a_finite_gradient_logs_its_own_statistics_and_no_
     np.testing.assert_allclose(float(metrics.grad_norm[0]), float(first.grad_norm), rtol=1e-6)
     np.testing.assert_allclose(float(metrics.q_mean[0]), float(first.q_mean), rtol=1e-6)
     assert np.isinf(float(metrics.loss[0]))
+    # every step is rejected: each update starts from, and the run ends with, the initial online
+    # parameters and optimiser state (Adam's count and moments included)
+    start = spy.calls[0].args
+    for call in spy.calls[1:]:
+        assert_bitwise(call.args["params"].online, start["params"].online)
+        assert_bitwise(call.args["opt_state"], start["opt_state"])
+    assert_bitwise(result.state.params.online, start["params"].online)
+    assert_bitwise(result.state.opt_state, start["opt_state"])
 
 
 def test_rejected_steps_give_their_sampled_slots_the_priority_of_a_zero_td_error(monkeypatch):
