@@ -296,9 +296,8 @@ def make_train(
         # parameters. Three scalars suffice: a finite gradient norm means finite gradients, so
         # finite Adam moments and a finite step (reductions over every parameter at every step
         # measured about 6% slower). A cond, not a select: for one agent its branches pass the
-        # buffers through, so XLA updates Adam's moments in place instead of copying them (6% per
-        # MinAtar update in a one-thread A/B); under vmap, with a batched predicate, JAX turns
-        # it into the select.
+        # buffers through, so XLA updates Adam's moments in place instead of copying them; under
+        # vmap, with a batched predicate, JAX turns it into the select.
         healthy = state.diverged_at == NEVER
         finite = jnp.isfinite(info.loss) & jnp.isfinite(info.q_mean)
         finite &= jnp.isfinite(info.grad_norm)
