@@ -14,8 +14,11 @@ from typing import Any
 # updates every 1,000 env steps, epsilon 1 -> 0.1 over 100k steps, gamma 0.99, a constant
 # learning rate (Adam in place of the paper's centred RMSProp 2.5e-4). Unlike the paper: one
 # gradient step per 4 env steps (the paper took one per step; Atari DQN one per 4), Double DQN
-# and 3-step returns (the library's defaults), LayerNorm in the dense head, no sticky actions
-# (gymnax's MinAtar as shipped; the paper used 0.1: ``sticky_action_prob``).
+# (the library's default), LayerNorm in the dense head, no sticky actions (gymnax's MinAtar as
+# shipped; the paper used 0.1: ``sticky_action_prob``). One-step targets, as the paper: the
+# library's default 3-step returns held Asterix and Freeway on an early plateau (BENCHMARKS.md,
+# "MinAtar": under epsilon 0.1 the 3-step sum charges the greedy action for the random moves
+# that end an Asterix episode or push Freeway's chicken back).
 MINATAR: dict[str, Any] = {
     "total_timesteps": 1_000_000,
     "num_envs": 8,
@@ -31,7 +34,7 @@ MINATAR: dict[str, Any] = {
     "gamma": 0.99,
     "loss": "huber",
     "double": True,
-    "n_step": 3,
+    "n_step": 1,
     "epsilon_start": 1.0,
     "epsilon_end": 0.1,
     "epsilon_decay_steps": 100_000,

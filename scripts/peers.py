@@ -160,7 +160,7 @@ class Work:
 @dataclasses.dataclass(frozen=True)
 class ImageWork:
     """The work on a MinAtar game, per agent: the settings ``DQNConfig.for_env(env_name)`` tunes
-    (conv 16x3x3, 128 dense + LayerNorm, batch 32, Double DQN, 3-step Huber targets, Adam, 8
+    (conv 16x3x3, 128 dense + LayerNorm, batch 32, Double DQN, one-step Huber targets, Adam, 8
     envs, 2 gradient steps per round of 8 env steps, hard target updates every 1,000 env steps,
     bit-packed replay of 100,000), shortened to ``total_timesteps`` with no evaluation inside
     the run. Rejax has no conv network in its DQN: there is no Rejax side."""
@@ -747,8 +747,9 @@ def image_section(result: dict[str, Any], limits: str = "") -> str:
         "The floor is one jitted scan of only the env steps (greedy actions) and the Adam "
         "updates on one-step samples gathered by random indices from a fixed float32 array of "
         f"{config.buffer_size:,} observations. Ours does on top, as the algorithm asks: replay "
-        "writes with bit-packed observations (and unpacking the sampled batch), 3-step "
-        "returns, epsilon-greedy exploration, clipping by global norm, hard target updates "
+        "writes with bit-packed observations (and unpacking the sampled batch), "
+        + (f"{config.n_step}-step returns, " if config.n_step > 1 else "")
+        + "epsilon-greedy exploration, clipping by global norm, hard target updates "
         f"every {config.target_update_period:,} env steps, the finiteness checks of every "
         "update and the logging sums. Rejax is absent: its DQN has no conv network.",
         (f"Environment: `XLA_FLAGS={result['xla_flags']!r}`. " if result.get("xla_flags") else "")

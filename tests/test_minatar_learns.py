@@ -4,7 +4,9 @@ bit-packed replay, on 2 seeds.
 The bar is stated against the policies that need no learning, over the same 30 evaluation
 episodes: uniformly random play scores about 0.3, and the best constant action (no-op) about 0.5.
 Each seed's greedy final network must score at least ``MARGIN`` more than random play and more
-than every constant action. 10,000 env steps (about 2,300 updates) are enough for about 3.
+than every constant action. 10,000 env steps (about 2,300 updates) are enough for about 3 with
+3-step returns, which the test sets itself: it checks the image path, not the tuned settings
+(one-step targets, the tuned choice for long runs, learn more slowly this early: 1.7 and 3.0).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ def test_a_short_breakout_run_beats_random_and_constant_play_on_two_seeds():
         total_timesteps=10_000,
         learning_starts=1_000,
         epsilon_decay_steps=5_000,
+        n_step=3,
         log_interval=10_000,
         eval_episodes=0,
     )
