@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from conftest import assert_bitwise
 
-from dqn_jax.storage import programs
+from dqn_jax.storage import compile_cache, programs
 from dqn_jax.storage.programs import ProgramStore, load_or_compile, program_key
 from dqn_jax.storage.runs import agent_hparams, agent_keys, train_intervals
 
@@ -169,3 +169,28 @@ def test_the_loop_from_stored_programs_is_bit_identical(tiny_config, tmp_path, m
     assert not {"init", "step"} & set(built)
     for result in (second, resumed):
         assert_bitwise((result.state, result.metrics), (first.state, first.metrics))
+
+
+def test_a_program_to_store_is_compiled_afresh_not_taken_from_jax_cache(tmp_path):
+    """An executable JAX loaded from its persistent cache serialises without some of its
+    kernels on CPU (a later process fails with "Function wrapped_slice not found"), so the
+    store compiles with JAX's cache off, even when that cache holds the program."""
+    hits = []
+
+    def listen(event, **kwargs):
+        if event == "/jax/compilation_cache/cache_hits":
+            hits.append(event)
+
+    jax.monitoring.register_event_listener(listen)
+    try:
+        with compile_cache.compile_cache():  # JAX's settings restored after the block
+            compile_cache.use_compile_cache(tmp_path / "jax")
+            jax.jit(build()).lower(*ARGS).compile()  # now in JAX's cache
+            jax.clear_caches()
+            jax.jit(build()).lower(*ARGS).compile()
+            assert len(hits) == 1  # the cache is on and holds the program
+            ProgramStore(tmp_path / "programs").get("add", build, ARGS, {"v": 1})
+            assert len(hits) == 1  # the store compiled afresh
+            assert jax.config.jax_enable_compilation_cache  # and left the cache on
+    finally:
+        jax.monitoring.unregister_event_listener(listen)

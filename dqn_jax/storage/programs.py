@@ -38,6 +38,7 @@ from typing import Any
 import jax
 
 from dqn_jax.storage.atomic_file import write_atomic
+from dqn_jax.storage.compile_cache import compile_cache
 
 FORMAT = 1  # of the files; a file of another format is compiled anew
 PACKAGES = ("jax", "jaxlib", "equinox", "optax", "gymnax", "chex", "numpy")
@@ -157,7 +158,11 @@ class ProgramStore:
                 warnings.warn(
                     f"compiling again: stored program {path} unusable ({error})", stacklevel=2
                 )
-        program = jax.jit(build()).lower(*args).compile()
+        # Compiled afresh, never taken from JAX's persistent cache: an executable JAX loaded
+        # from its cache serialises without some of its kernels on CPU, and the stored copy
+        # then fails in a later process ("Function wrapped_slice not found").
+        with compile_cache(enabled=False):
+            program = jax.jit(build()).lower(*args).compile()
         _store(path, program)
         return program
 
