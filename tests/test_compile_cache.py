@@ -1,7 +1,7 @@
 """The command line's programs in JAX's persistent compilation cache
 (``dqn_jax.storage.compile_cache``): a ``dqn-jax train`` with its progress bar writes its
-programs on a first run (JAX refuses any program that holds a host callback), and its init and
-step whole into the ``programs`` folder beside them (``dqn_jax.storage.programs``); a second
+small programs on a first run (JAX refuses any program that holds a host callback), and its init
+and step whole into the ``programs`` folder beside them (``dqn_jax.storage.programs``); a second
 process loads those without tracing them and compiles nothing, ``--no-compile-cache`` writes
 nothing, and the bar is fed from the host at the start and at every logging point.
 
@@ -116,9 +116,12 @@ def runs(tmp_path_factory) -> dict:
 
 
 def test_a_first_run_with_the_bar_writes_its_programs(runs):
-    assert {"jit_init", "jit_step"} <= programs(runs["cache"])
-    assert {"jit_init", "jit_step"} <= log_lines(runs["first"].stderr, "miss")
+    # init and step are stored whole, compiled afresh: not looked up in JAX's cache (an
+    # executable JAX loads from there does not serialise whole on CPU), nor written to it
     assert stored(runs["cache"]) == {"init", "step"}
+    looked_up = log_lines(runs["first"].stderr, "miss") | log_lines(runs["first"].stderr, "hit")
+    assert not {"jit_init", "jit_step"} & (looked_up | programs(runs["cache"]))
+    assert looked_up and programs(runs["cache"])  # the small programs (keys, conversions)
     # ... and which it used, for the next run of the same command line to load in advance
     (hint,) = (runs["cache"] / compile_cache.PROGRAMS).glob("hint-*.json")
     files = {p.name for p in (runs["cache"] / compile_cache.PROGRAMS).glob("*.bin")}

@@ -12,9 +12,9 @@ From Python, one line before the first compile turns the cache on::
     dqn_jax.use_compile_cache()  # ~/.cache/dqn-jax/jax, or JAX_COMPILATION_CACHE_DIR if set
 
 The ``dqn-jax`` command does this for itself (``--no-compile-cache`` turns it off), and keeps its
-init and step programs whole in the cache folder's ``programs`` subfolder as well
-(``dqn_jax.storage.programs``): JAX's cache spares the compile, those spare tracing and lowering
-too.
+init and step programs whole in the cache folder's ``programs`` subfolder instead
+(``dqn_jax.storage.programs``): JAX's cache spares the compile of the small programs, the stored
+ones spare tracing and lowering too.
 """
 
 from __future__ import annotations
