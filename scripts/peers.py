@@ -160,9 +160,10 @@ class Work:
 @dataclasses.dataclass(frozen=True)
 class ImageWork:
     """The work on a MinAtar game, per agent: the settings ``DQNConfig.for_env(env_name)`` tunes
-    (conv 16x3x3, 128 dense + LayerNorm, batch 32, Double DQN, one-step Huber targets, Adam, 8
-    envs, 2 gradient steps per round of 8 env steps, hard target updates every 1,000 env steps,
-    bit-packed replay of 100,000), shortened to ``total_timesteps`` with no evaluation inside
+    (conv 16x3x3, 128 dense + LayerNorm, batch 32, Double DQN, Huber targets over the game's tuned
+    return length (3-step on Breakout, one-step elsewhere), Adam, 8 envs, 2 gradient steps per
+    round of 8 env steps, hard target updates every 1,000 env steps, bit-packed replay of
+    100,000), shortened to ``total_timesteps`` with no evaluation inside
     the run. Rejax has no conv network in its DQN: there is no Rejax side."""
 
     env_name: str = "Breakout-MinAtar"

@@ -340,7 +340,6 @@ def test_for_a_minatar_game_is_its_tuned_conv_setting(game):
     config = DQNConfig.for_env(f"{game}-MinAtar")
     n_step = {"Breakout": 3}.get(game, 1)  # the per-game choice of BENCHMARKS.md, "MinAtar"
     assert config == DQNConfig(env_name=f"{game}-MinAtar", **{**MINATAR, "n_step": n_step})
-    assert config.n_step == n_step
     assert (config.network, config.conv_channels, config.hidden_sizes) == ("conv", (16,), (128,))
     assert (config.buffer_size, config.batch_size, config.loss) == (100_000, 32, "huber")
     assert (config.epsilon_end, config.epsilon_decay_steps) == (0.1, 100_000)

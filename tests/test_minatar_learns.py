@@ -6,7 +6,7 @@ episodes: uniformly random play scores about 0.3, and the best constant action (
 Each seed's greedy final network must score at least ``MARGIN`` more than random play and more
 than every constant action. 10,000 env steps (about 2,300 updates) are enough for about 3 with
 3-step returns (Breakout's tuned setting), which the test sets itself: it checks the image path,
-whatever the tuning (one-step targets, the other games' setting, score 1.7 and 3.0 this early).
+whatever the tuning (one-step targets, the other games' setting, learn more slowly this early).
 """
 
 from __future__ import annotations
