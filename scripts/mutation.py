@@ -5,6 +5,8 @@
     python scripts/mutation.py dqn_jax/blocks/target_network.py       # one module
     python scripts/mutation.py --limit 20 --out /tmp/mut       # 20 sampled mutants per module
     python scripts/mutation.py --resume --out /tmp/mut         # go on with an interrupted campaign
+    python scripts/mutation.py --shard 0/2 --out /tmp/mut-0    # every other mutant, from the 1st
+    python scripts/mutation.py --merge /tmp/mut-0 /tmp/mut-1 --out /tmp/mut   # one summary
 
 For every module of ``scripts/mutation.toml`` (or those named) cosmic-ray writes each mutant into
 a copy of the repository (the tree you work in is never touched), and runs the module's own tests
@@ -21,7 +23,9 @@ Each module's tests first run unmutated (they must pass); a mutant may take ``ti
 times as long, plus ``timeout_slack`` seconds. The summary (``summary.md`` and ``summary.json``
 in ``--out``) gives killed, survived, timeouts and incompetent (the mutant broke the tool, not a
 test) per module, and every survivor as ``file:line``, operator and the mutated line. Not a CI job:
-a full campaign takes hours.
+a full campaign takes hours. ``--shard K/N`` runs every N-th mutant of each module (in the
+order of their place in the source), so that N processes, or N machines, share a campaign;
+``--merge`` adds up the summaries of several ``--out`` folders (shards, or groups of modules).
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
+OTHER_SHARD = "other shard"
 CONFIG = ROOT / "scripts" / "mutation.toml"
 
 
@@ -129,8 +134,26 @@ def _skip_reason(mutation, lines: list[str], spans, exclude: re.Pattern | None) 
     return None
 
 
-def _filter(db: Path, sandbox: Path, module: str, exclude: list[str], limit, seed) -> dict:
-    """Marks the mutants not to run as skipped; returns the count per reason."""
+def _place(item) -> tuple:
+    """Where a mutant sits in its module: the same for every ``cosmic-ray init`` of one source
+    (job ids are random), so each shard of a campaign can pick its own share."""
+    m = item.mutations[0]
+    return (tuple(m.start_pos), tuple(m.end_pos), m.operator_name, m.occurrence)
+
+
+def in_shard(places: list[tuple], shard: tuple[int, int] | None) -> set[tuple]:
+    """The places of shard ``(k, n)``: every n-th in source order, from the k-th (all if None)."""
+    if shard is None:
+        return set(places)
+    k, n = shard
+    return set(sorted(places)[k::n])
+
+
+def _filter(
+    db: Path, sandbox: Path, module: str, exclude: list[str], limit, seed, shard=None
+) -> dict:
+    """Marks the mutants not to run as skipped; returns the count per reason. Mutants of other
+    shards are marked too, with the output ``other shard`` (see ``_results``)."""
     from cosmic_ray.work_db import WorkDB, use_db
     from cosmic_ray.work_item import WorkerOutcome, WorkResult
 
@@ -139,8 +162,16 @@ def _filter(db: Path, sandbox: Path, module: str, exclude: list[str], limit, see
     pattern = re.compile("|".join(f"(?:{e})" for e in exclude)) if exclude else None
     skipped: dict[str, int] = {}
     with use_db(str(db), WorkDB.Mode.open) as work_db:
+        items = list(work_db.pending_work_items)
+        mine = in_shard([_place(item) for item in items], shard)
         keep = []
-        for item in work_db.pending_work_items:
+        for item in items:
+            if _place(item) not in mine:
+                work_db.set_result(
+                    item.job_id,
+                    WorkResult(output=OTHER_SHARD, worker_outcome=WorkerOutcome.SKIPPED),
+                )
+                continue
             reason = _skip_reason(item.mutations[0], lines, spans, pattern)
             if reason is None:
                 keep.append(item.job_id)
@@ -172,7 +203,9 @@ def _results(db: Path) -> dict:
     from cosmic_ray.work_db import WorkDB, use_db
     from cosmic_ray.work_item import TestOutcome, WorkerOutcome
 
-    counts = dict(killed=0, survived=0, timeout=0, incompetent=0, skipped=0, pending=0)
+    counts = dict(
+        killed=0, survived=0, timeout=0, incompetent=0, skipped=0, pending=0, other_shard=0
+    )
     survivors = []
     with use_db(str(db), WorkDB.Mode.open) as work_db:
         results = dict(work_db.results)
@@ -181,6 +214,8 @@ def _results(db: Path) -> dict:
             mutation = item.mutations[0]
             if result is None:
                 counts["pending"] += 1
+            elif result.output == OTHER_SHARD:
+                counts["other_shard"] += 1
             elif result.worker_outcome in (WorkerOutcome.SKIPPED, WorkerOutcome.NO_TEST):
                 counts["skipped"] += 1
             elif result.worker_outcome != WorkerOutcome.NORMAL:
@@ -213,13 +248,19 @@ def run_module(module: str, tests: list[str], settings: dict, args, sandbox: Pat
     stem = Path(module).stem
     config, db = args.out / f"{stem}.toml", args.out / f"{stem}.sqlite"
     command = _test_command(tests)
-    record: dict = dict(module=module, tests=tests)
+    record: dict = dict(module=module, tests=tests, shard=args.shard)
     if not (args.resume and db.exists()):
         _write_cosmic_ray_config(config, module, command, 1.0)
         db.unlink(missing_ok=True)
         _run(["cosmic-ray", "init", str(config), str(db)], sandbox)
         record["skipped"] = _filter(
-            db, sandbox, module, settings.get("exclude_operators", []), args.limit, args.seed
+            db,
+            sandbox,
+            module,
+            settings.get("exclude_operators", []),
+            args.limit,
+            args.seed,
+            args.shard,
         )
     record["generated"] = _count(db)
     if args.dry_run:
@@ -260,8 +301,9 @@ def _summary(records: list[dict]) -> str:
         c = r["counts"]
         tested = c["killed"] + c["timeout"] + c["survived"]
         rate = f"{(c['killed'] + c['timeout']) / tested:.1%}" if tested else ""
+        mutants = r["generated"] - c.get("other_shard", 0)
         out.append(
-            f"| {r['module']} | {r['generated']} | {c['skipped']} | {c['pending']} "
+            f"| {r['module']} | {mutants} | {c['skipped']} | {c['pending']} "
             f"| {c['killed']} | {c['survived']} | {c['timeout']} | {c['incompetent']} | {rate} "
             f"| {r.get('seconds_per_mutant') or ''} |"
         )
@@ -270,6 +312,51 @@ def _summary(records: list[dict]) -> str:
         out += ["", "Survivors:", ""]
         out += [f"- `{s['where']}` {s['operator']}: `{s['change']}`" for s in survivors]
     return "\n".join(out) + "\n"
+
+
+def merge(parts: list[list[dict]]) -> list[dict]:
+    """One record per module from the ``summary.json`` records of several campaigns (shards of
+    one module, or groups of modules): the counts of the mutants each ran add up, and every
+    mutant counts once."""
+    merged: dict[str, dict] = {}
+    for record in (r for part in parts for r in part):
+        module = record["module"]
+        if module not in merged:
+            merged[module] = dict(
+                record,
+                counts=dict(record["counts"]),
+                survivors=list(record["survivors"]),
+                shard=None,
+            )
+            continue
+        m = merged[module]
+        if m["generated"] != record["generated"]:
+            sys.exit(f"{module}: the campaigns saw different sources, cannot merge them")
+        for key, value in record["counts"].items():
+            m["counts"][key] = m["counts"].get(key, 0) + value
+        m["survivors"] += record["survivors"]
+        m["exec_s"] = m.get("exec_s", 0.0) + record.get("exec_s", 0.0)
+    for m in merged.values():
+        c = m["counts"]
+        owned = ("killed", "survived", "timeout", "incompetent", "pending")
+        # Every mutant belongs to one shard, where it ran, waits, or was skipped for a reason of
+        # its own: the skips are what the shards did not run, the others' marks left out.
+        c["skipped"] = m["generated"] - sum(c[k] for k in owned)
+        c["other_shard"] = 0
+        ran = sum(c[k] for k in ("killed", "survived", "timeout", "incompetent"))
+        m["seconds_per_mutant"] = round(m["exec_s"] / ran, 1) if ran and "exec_s" in m else None
+        m["survivors"].sort(key=lambda s: (s["where"].split(":")[0], int(s["where"].split(":")[1])))
+    return list(merged.values())
+
+
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        k, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--shard must be K/N, e.g. 0/2; got {text!r}") from None
+    if not (n >= 1 and 0 <= k < n):
+        raise argparse.ArgumentTypeError(f"--shard K/N needs N >= 1 and 0 <= K < N; got {text!r}")
+    return k, n
 
 
 def main() -> None:
@@ -281,7 +368,23 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="run at most this many mutants per module")
     parser.add_argument("--seed", type=int, default=0, help="which mutants --limit samples")
     parser.add_argument("--resume", action="store_true", help="go on with the sessions in --out")
+    parser.add_argument("--shard", type=_shard, help="K/N: run every N-th mutant, from the K-th")
+    parser.add_argument(
+        "--merge", type=Path, nargs="+", metavar="DIR", help="add up these --out folders' summaries"
+    )
     args = parser.parse_args()
+    if args.merge:
+        parts = []
+        for folder in args.merge:
+            if not (folder / "summary.json").is_file():
+                sys.exit(f"--merge: {folder} has no summary.json (run or --resume it first)")
+            parts.append(json.loads((folder / "summary.json").read_text()))
+        records = merge(parts)
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "summary.json").write_text(json.dumps(records, indent=2) + "\n")
+        (args.out / "summary.md").write_text(_summary(records))
+        print(_summary(records))
+        return
     _require_cosmic_ray()
     config = tomllib.loads(args.config.read_text())
     modules = config["modules"]

@@ -1,0 +1,80 @@
+"""scripts/mutation.py: how a campaign is split into shards and their summaries added up.
+
+The campaign itself (cosmic-ray, hours) is not run here; these are the pure parts that decide
+which mutant each shard runs and what the merged summary counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+
+import pytest
+from conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def mutation():
+    spec = importlib.util.spec_from_file_location("mutation_script", ROOT / "scripts/mutation.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_shards_split_every_mutant_into_exactly_one_of_them(mutation):
+    places = [((line, col), (line, col + 3), "op", 0) for line in (9, 2, 5) for col in (4, 1)]
+    shards = [mutation.in_shard(places, (k, 3)) for k in range(3)]
+    assert set().union(*shards) == set(places)
+    assert sum(len(s) for s in shards) == len(places)
+    # every third in source order, from the k-th: lines 2, 2, 5, 5, 9, 9 (columns 1, 4)
+    assert shards[0] == {((2, 1), (2, 4), "op", 0), ((5, 4), (5, 7), "op", 0)}
+    assert mutation.in_shard(places, None) == set(places)
+
+
+@pytest.mark.parametrize("text", ["2/2", "-1/2", "0/0", "1", "a/b"])
+def test_a_shard_outside_its_range_names_the_flag(mutation, text):
+    with pytest.raises(argparse.ArgumentTypeError, match="--shard"):
+        mutation._shard(text)
+
+
+def _record(module, killed, survived, pending, other, exec_s, survivors=()):
+    counts = dict(
+        killed=killed,
+        survived=survived,
+        timeout=0,
+        incompetent=0,
+        skipped=100 - killed - survived - pending,  # as a shard counts: others' marks included
+        pending=pending,
+        other_shard=other,
+    )
+    return dict(
+        module=module,
+        generated=100,
+        counts=counts,
+        exec_s=exec_s,
+        survivors=[dict(where=w, operator="op", change="") for w in survivors],
+    )
+
+
+def test_merged_shards_count_each_mutant_once(mutation):
+    # 100 mutants: shard 0 owns 50 (30 killed, 2 survived, 18 skipped), shard 1 owns 50
+    # (40 killed, 1 survived, 4 pending, 5 skipped)
+    a = _record("m.py", 30, 2, 0, 50, 64.0, ["m.py:12", "m.py:3"])
+    b = _record("m.py", 40, 1, 4, 50, 36.0, ["m.py:7"])
+    (merged,) = mutation.merge([[a], [b]])
+    c = merged["counts"]
+    assert (c["killed"], c["survived"], c["pending"], c["other_shard"]) == (70, 3, 4, 0)
+    assert c["skipped"] == 18 + 5
+    assert merged["seconds_per_mutant"] == round(100.0 / 73, 1)
+    assert [s["where"] for s in merged["survivors"]] == ["m.py:3", "m.py:7", "m.py:12"]
+    assert "| m.py | 100 | 23 | 4 | 70 | 3 |" in mutation._summary([merged])
+
+
+def test_groups_of_modules_merge_side_by_side_and_other_sources_are_refused(mutation):
+    a, b = _record("a.py", 5, 0, 0, 0, 5.0), _record("b.py", 6, 1, 0, 0, 7.0)
+    assert [r["module"] for r in mutation.merge([[a], [b]])] == ["a.py", "b.py"]
+    changed = dict(_record("a.py", 5, 0, 0, 0, 5.0), generated=99)
+    with pytest.raises(SystemExit, match="different sources"):
+        mutation.merge([[a], [changed]])
