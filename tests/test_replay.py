@@ -69,6 +69,14 @@ def test_init_rejects_zero_capacity():
         replay.init(example(), 0)
 
 
+def test_a_one_slot_buffer_holds_the_latest_transition():
+    state = replay.init(example(), 1)
+    state = replay.add(replay.add(state, marked([7])), marked([8]))
+    assert int(state.position) == 0 and int(state.size) == 1
+    assert_slots(state, [8])
+    np.testing.assert_array_equal(replay.sample(state, jax.random.key(0), 3).reward, [8, 8, 8])
+
+
 def test_add_batch_writes_consecutive_slots_and_counts():
     state = replay.add(replay.init(example(), 6), marked([10, 11, 12, 13]))
     assert int(state.position) == 4 and int(state.size) == 4
@@ -160,3 +168,16 @@ def test_add_and_sample_under_vmap_over_buffers():
     batch = sample(states, jax.random.split(jax.random.key(4), 2), 200)
     assert set(np.unique(np.asarray(batch.reward[0]))) == {1.0, 2.0}
     assert set(np.unique(np.asarray(batch.reward[1]))) == {30.0, 40.0}
+
+
+def test_sequences_are_consecutive_slots_unless_a_stride_is_given():
+    # 10 of 12 slots written with markers 0..9: the 8 starts whose 3 slots are written
+    state = replay.add(replay.init(example(), 12), marked(range(10)))
+    seq = replay.sample_sequences(state, jax.random.key(5), 400, 3)
+    action = np.asarray(seq.action)
+    np.testing.assert_array_equal(action, action[:, :1] + np.arange(3))
+    assert set(action[:, 0]) == set(range(8))
+    gathered = replay.gather_sequences(state, jnp.array([0, 10, 11]), 3)
+    np.testing.assert_array_equal(gathered.action, [[0, 1, 2], [0, 0, 0], [0, 0, 1]])  # wraps
+    strided = replay.gather_sequences(state, jnp.array([1]), 3, stride=4)
+    np.testing.assert_array_equal(strided.action, [[1, 5, 9]])

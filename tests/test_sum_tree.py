@@ -94,6 +94,10 @@ def test_find_never_returns_a_zero_priority_leaf_at_the_edges():
     targets = jnp.array([0.0, 1.999999, 2.0, total, total * 1.001, 1e9])
     found = np.asarray(sum_tree.find(tree, targets))
     np.testing.assert_array_equal(found, [1, 1, 3, 3, 3, 3])
+    # a zero subtree below the root: past the end, the descent must not enter it
+    tree = sum_tree.from_leaves(jnp.array([1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]))
+    found = sum_tree.find(tree, jnp.array([1.0, 2.0, 2.5]))
+    np.testing.assert_array_equal(found, [1, 1, 1])
 
 
 def test_stratified_sampling_frequencies_match_priorities():
