@@ -24,6 +24,7 @@ def test_unknown_kind_raises():
 
 @pytest.mark.parametrize("kind", prioritized.KINDS)
 def test_add_clears_written_slots_and_gives_completed_ones_the_max(kind):
+    kind = "".join(list(kind))  # as read from a file: an equal string, not the same object
     state = prioritized.init(8, kind)
     state = state._replace(max_priority=jnp.float32(3.0))
     # one-step: written and completed coincide; they become sampleable at once
