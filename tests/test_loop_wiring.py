@@ -787,6 +787,9 @@ def test_a_step_diverging_with_a_finite_gradient_logs_its_own_statistics_and_no_
     np.testing.assert_allclose(float(metrics.grad_norm[0]), float(first.grad_norm), rtol=1e-6)
     np.testing.assert_allclose(float(metrics.q_mean[0]), float(first.q_mean), rtol=1e-6)
     assert np.isinf(float(metrics.loss[0]))
+    # the diverged agent's later steps are not allowed, whatever their values
+    allowed = [bool(call.args["allowed"]) for call in spy.calls]
+    assert allowed == [True] + [False] * (config.num_updates - 1)
     # every step is rejected: each update starts from, and the run ends with, the initial online
     # parameters and optimiser state (Adam's count and moments included)
     start = spy.calls[0].args

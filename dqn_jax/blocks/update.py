@@ -8,7 +8,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import optax
-from jaxtyping import Array, Float, Int, PyTree
+from jaxtyping import Array, Bool, Float, Int, PyTree
 
 from dqn_jax.blocks.replay import Transition
 from dqn_jax.blocks.schedules import learning_rate_scale
@@ -64,6 +64,7 @@ class UpdateInfo(NamedTuple):
     q_mean: Float[Array, ""]  # mean Q(s, a) of the batch's actions, before the update
     grad_norm: Float[Array, ""]  # global norm of the gradient, before clipping
     td_error: Float[Array, " batch"]  # y - Q(s, a) per transition
+    applied: Bool[Array, ""]  # the step was taken (see ``td_update``)
 
 
 def make_optimizer(config: DQNConfig, hparams: HParams) -> optax.GradientTransformation:
@@ -140,12 +141,18 @@ def td_update(
     *,
     q_static: PyTree,
     config: DQNConfig,
+    allowed: Bool[Array, ""] | bool = True,
 ) -> tuple[QParams, optax.OptState, UpdateInfo]:
-    """One gradient step on the TD loss of a batch.
+    """One gradient step on the TD loss of a batch, taken only if it is finite.
 
     ``loss = mean_i w_i L(y_i - Q_online(s_i, a_i))`` with ``y_i = r_i + discount_i * Q_target(s'_i,
     a*)`` the (Double) Q-learning target of sample ``i``; the gradient flows only into the online
     parameters, the target is a constant.
+
+    The step is taken when ``allowed`` and the loss, the batch's mean Q and the gradient norm are
+    finite (a finite gradient norm means finite gradients, so finite Adam moments and a finite
+    step); otherwise the parameters and the optimiser state come back unchanged.
+    ``info.applied`` says which.
 
     Args:
         params: online and target parameters.
@@ -157,16 +164,29 @@ def td_update(
             importance weights); ``None`` means all 1.
         q_static: the non-array part of the Q-network (``eqx.partition``).
         config: the static configuration (loss kind, Double DQN, lr decay).
+        allowed: ``False`` skips the step whatever its values (a scalar, may be traced).
 
     Returns:
-        The new parameters (target unchanged), the new optimiser state and the update's statistics.
+        The new parameters (target unchanged), the new optimiser state and the update's statistics
+        (those of the gradient, whether the step was taken or not).
     """
     grad_fn = jax.value_and_grad(_loss, has_aux=True)
     (loss, (td_error, q_a)), grads = grad_fn(
         params.online, params.target, q_static, batch, weight, hparams, config
     )
-    optimizer = make_optimizer(config, hparams)
-    updates, opt_state = optimizer.update(grads, opt_state, params.online)
-    online = optax.apply_updates(params.online, updates)
-    info = UpdateInfo(loss, jnp.mean(q_a), optax.tree.norm(grads), td_error)
+    q_mean, grad_norm = jnp.mean(q_a), optax.tree.norm(grads)
+    applied = jnp.logical_and(allowed, jnp.isfinite(loss) & jnp.isfinite(q_mean))
+    applied &= jnp.isfinite(grad_norm)
+
+    def step() -> tuple[PyTree, optax.OptState]:
+        updates, new_opt_state = make_optimizer(config, hparams).update(
+            grads, opt_state, params.online
+        )
+        return optax.apply_updates(params.online, updates), new_opt_state
+
+    # A cond around Adam, not a select after it: for one agent the skipped branch passes the
+    # buffers through, so XLA updates the parameters and Adam's moments in place instead of
+    # copying them (under vmap a batched predicate turns the cond into the select).
+    online, opt_state = jax.lax.cond(applied, step, lambda: (params.online, opt_state))
+    info = UpdateInfo(loss, q_mean, grad_norm, td_error, applied)
     return QParams(online, params.target), opt_state, info

@@ -9,7 +9,8 @@ into a ``select`` that runs both branches).
 
 A gradient step whose loss, mean Q-value or gradient norm is not finite is rejected and ends the
 agent's learning, as do parameters found non-finite at a logging point (``TrainState.diverged_at``;
-see ``dqn_jax.loop.finite``).
+see ``dqn_jax.loop.finite``). ``td_update`` skips the rejected step with a ``lax.cond`` on its own
+values: the one gate that ``jax.vmap`` over agents turns into a select.
 """
 
 from __future__ import annotations
@@ -289,25 +290,20 @@ def make_train(
         batch = jax.vmap(batch_from_sequence, in_axes=(0, None))(sequences, hparams.gamma)
         decode = jax.vmap(spec.decode)  # stored observations -> what the network sees
         batch = batch._replace(obs=decode(batch.obs), next_obs=decode(batch.next_obs))
-        params, opt_state, info = td_update(
-            state.params, state.opt_state, batch, hparams, weight, q_static=q_static, config=config
-        )
         # A non-finite update is rejected and ends learning: the agent keeps its last finite
-        # parameters. Three scalars suffice: a finite gradient norm means finite gradients, so
-        # finite Adam moments and a finite step (reductions over every parameter at every step
-        # measured about 6% slower). A cond, not a select: for one agent its branches pass the
-        # buffers through, so XLA updates Adam's moments in place instead of copying them; under
-        # vmap, with a batched predicate, JAX turns it into the select.
+        # parameters (``td_update`` skips the step).
         healthy = state.diverged_at == NEVER
-        finite = jnp.isfinite(info.loss) & jnp.isfinite(info.q_mean)
-        finite &= jnp.isfinite(info.grad_norm)
-        accept = healthy & finite
-        online, opt_state = jax.lax.cond(
-            accept,
-            lambda: (params.online, opt_state),
-            lambda: (state.params.online, state.opt_state),
+        params, opt_state, info = td_update(
+            state.params,
+            state.opt_state,
+            batch,
+            hparams,
+            weight,
+            q_static=q_static,
+            config=config,
+            allowed=healthy,
         )
-        params = params._replace(online=online)
+        accept = info.applied  # False once diverged; while healthy, False only if non-finite
         if per_kind is not None:
             state = state._replace(
                 priorities=prioritized.update(
@@ -331,7 +327,7 @@ def make_train(
             opt_state=opt_state,
             key=key,
             updates=state.updates + accept,
-            diverged_at=jnp.where(healthy & ~finite, state.env_steps, state.diverged_at),
+            diverged_at=jnp.where(healthy & ~accept, state.env_steps, state.diverged_at),
             log=log,
         )
 
