@@ -5,6 +5,7 @@
     python scripts/mutation.py dqn_jax/blocks/target_network.py       # one module
     python scripts/mutation.py --limit 20 --out /tmp/mut       # 20 sampled mutants per module
     python scripts/mutation.py --resume --out /tmp/mut         # go on with an interrupted campaign
+    python scripts/mutation.py --resume --rerun-timeouts --out /tmp/mut   # and run timeouts again
     python scripts/mutation.py --shard 0/2 --out /tmp/mut-0    # every other mutant, from the 1st
     python scripts/mutation.py --merge /tmp/mut-0 /tmp/mut-1 --out /tmp/mut   # one summary
 
@@ -262,6 +263,8 @@ def run_module(module: str, tests: list[str], settings: dict, args, sandbox: Pat
             args.seed,
             args.shard,
         )
+    elif args.rerun_timeouts:
+        record["rerun_timeouts"] = forget_timeouts(db)
     record["generated"] = _count(db)
     if args.dry_run:
         record.update(_results(db))
@@ -282,6 +285,15 @@ def run_module(module: str, tests: list[str], settings: dict, args, sandbox: Pat
     ran = sum(record["counts"][k] for k in ("killed", "survived", "timeout", "incompetent"))
     record["seconds_per_mutant"] = round(record["exec_s"] / ran, 1) if ran else None
     return record
+
+
+def forget_timeouts(db: Path) -> int:
+    """Deletes the results of the mutants that timed out, so that ``--resume`` runs them again
+    (a timeout on a loaded or paused machine need not be the mutant's); returns how many."""
+    import sqlite3
+
+    with sqlite3.connect(db) as connection:
+        return connection.execute("DELETE FROM work_results WHERE output = 'timeout'").rowcount
 
 
 def _count(db: Path) -> int:
@@ -368,11 +380,16 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="run at most this many mutants per module")
     parser.add_argument("--seed", type=int, default=0, help="which mutants --limit samples")
     parser.add_argument("--resume", action="store_true", help="go on with the sessions in --out")
+    parser.add_argument(
+        "--rerun-timeouts", action="store_true", help="with --resume: run timed-out mutants again"
+    )
     parser.add_argument("--shard", type=_shard, help="K/N: run every N-th mutant, from the K-th")
     parser.add_argument(
         "--merge", type=Path, nargs="+", metavar="DIR", help="add up these --out folders' summaries"
     )
     args = parser.parse_args()
+    if args.rerun_timeouts and not args.resume:
+        parser.error("--rerun-timeouts goes with --resume (a new campaign has no timeouts)")
     if args.merge:
         parts = []
         for folder in args.merge:

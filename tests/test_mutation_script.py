@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import sqlite3
 import sys
 
 import pytest
@@ -78,3 +79,28 @@ def test_groups_of_modules_merge_side_by_side_and_other_sources_are_refused(muta
     changed = dict(_record("a.py", 5, 0, 0, 0, 5.0), generated=99)
     with pytest.raises(SystemExit, match="different sources"):
         mutation.merge([[a], [changed]])
+
+
+def test_forgetting_timeouts_leaves_them_to_run_again_and_keeps_every_other_result(
+    mutation, tmp_path
+):
+    """cosmic-ray's results table (its schema as of 8.x): a mutant without a result is pending."""
+    db = tmp_path / "work.sqlite"
+    with sqlite3.connect(db) as connection:
+        connection.execute(
+            "CREATE TABLE work_results (worker_outcome VARCHAR(9), output TEXT, "
+            "test_outcome VARCHAR(11), diff TEXT, job_id VARCHAR NOT NULL, PRIMARY KEY (job_id))"
+        )
+        rows = [
+            ("NORMAL", "timeout", "KILLED", "", "a"),
+            ("NORMAL", "1 failed", "KILLED", "", "b"),
+            ("NORMAL", "timeout", "KILLED", "", "c"),
+            ("SKIPPED", "annotation", None, "", "d"),
+            ("NORMAL", "5 passed", "SURVIVED", "", "e"),
+        ]
+        connection.executemany("INSERT INTO work_results VALUES (?, ?, ?, ?, ?)", rows)
+    assert mutation.forget_timeouts(db) == 2
+    with sqlite3.connect(db) as connection:
+        left = sorted(r[0] for r in connection.execute("SELECT job_id FROM work_results"))
+    assert left == ["b", "d", "e"]
+    assert mutation.forget_timeouts(db) == 0
