@@ -6,6 +6,8 @@
     python scripts/mutation.py --limit 20 --out /tmp/mut       # 20 sampled mutants per module
     python scripts/mutation.py --resume --out /tmp/mut         # go on with an interrupted campaign
     python scripts/mutation.py --resume --rerun-timeouts --out /tmp/mut   # and run timeouts again
+    python scripts/mutation.py --resume --rerun-survivors --out /tmp/mut  # after adding tests
+    python scripts/mutation.py --report /tmp/mut-0 /tmp/mut-1 --write docs/mutation.md
     python scripts/mutation.py --shard 0/2 --out /tmp/mut-0    # every other mutant, from the 1st
     python scripts/mutation.py --merge /tmp/mut-0 /tmp/mut-1 --out /tmp/mut   # one summary
 
@@ -27,6 +29,12 @@ test) per module, and every survivor as ``file:line``, operator and the mutated 
 a full campaign takes hours. ``--shard K/N`` runs every N-th mutant of each module (in the
 order of their place in the source), so that N processes, or N machines, share a campaign;
 ``--merge`` adds up the summaries of several ``--out`` folders (shards, or groups of modules).
+
+``--report`` reads those summaries with ``scripts/mutation_verdicts.toml``, where every survivor
+shown equivalent is listed with the reason, and gives the kill rate of the non-equivalent
+mutants per module; ``--write FILE`` puts that section into a page (between its
+``<!-- mutation-results:start -->`` and ``<!-- mutation-results:end -->`` lines). A survivor
+that a new test kills is not listed there: ``--resume --rerun-survivors`` runs it again.
 """
 
 from __future__ import annotations
@@ -52,6 +60,8 @@ except ModuleNotFoundError:  # Python 3.10
 ROOT = Path(__file__).resolve().parent.parent
 OTHER_SHARD = "other shard"
 CONFIG = ROOT / "scripts" / "mutation.toml"
+VERDICTS = ROOT / "scripts" / "mutation_verdicts.toml"
+MARKERS = ("<!-- mutation-results:start -->", "<!-- mutation-results:end -->")
 
 
 def _require_cosmic_ray() -> None:
@@ -263,8 +273,10 @@ def run_module(module: str, tests: list[str], settings: dict, args, sandbox: Pat
             args.seed,
             args.shard,
         )
-    elif args.rerun_timeouts:
-        record["rerun_timeouts"] = forget_timeouts(db)
+    else:
+        for which in ("timeouts", "survivors"):
+            if getattr(args, f"rerun_{which}"):
+                record[f"rerun_{which}"] = forget(db, which)
     record["generated"] = _count(db)
     if args.dry_run:
         record.update(_results(db))
@@ -287,13 +299,15 @@ def run_module(module: str, tests: list[str], settings: dict, args, sandbox: Pat
     return record
 
 
-def forget_timeouts(db: Path) -> int:
-    """Deletes the results of the mutants that timed out, so that ``--resume`` runs them again
-    (a timeout on a loaded or paused machine need not be the mutant's); returns how many."""
+def forget(db: Path, which: str) -> int:
+    """Deletes the results of the mutants that timed out (``which="timeouts"``: a timeout on a
+    loaded or paused machine need not be the mutant's) or survived (``"survivors"``: tests were
+    added since), so that ``--resume`` runs them again; returns how many."""
     import sqlite3
 
+    condition = {"timeouts": "output = 'timeout'", "survivors": "test_outcome = 'SURVIVED'"}
     with sqlite3.connect(db) as connection:
-        return connection.execute("DELETE FROM work_results WHERE output = 'timeout'").rowcount
+        return connection.execute(f"DELETE FROM work_results WHERE {condition[which]}").rowcount
 
 
 def _count(db: Path) -> int:
@@ -324,6 +338,80 @@ def _summary(records: list[dict]) -> str:
         out += ["", "Survivors:", ""]
         out += [f"- `{s['where']}` {s['operator']}: `{s['change']}`" for s in survivors]
     return "\n".join(out) + "\n"
+
+
+def _mutant(change: str) -> str:
+    """The mutated line of a survivor's ``change`` (``"original  ->  mutated"``)."""
+    return change.split("  ->  ", 1)[-1]
+
+
+def report(records: list[dict], verdicts: list[dict]) -> tuple[str, list[dict], list[dict]]:
+    """The results section of a campaign: per module the kill rate of the non-equivalent
+    mutants, ``(killed + timeouts) / (ran - equivalent)``, and every survivor with its verdict.
+
+    ``verdicts`` are ``{"where": "path:line", "mutant": <mutated line>, "reason": ...}``, one per
+    survivor shown equivalent. Returns the markdown, the survivors no verdict explains and the
+    verdicts that match no survivor (stale: their line moved or a test now kills it).
+    """
+    known = {(v["where"], v["mutant"].strip()): v for v in verdicts}
+    used: set[tuple[str, str]] = set()
+    unexplained: list[dict] = []
+    rows, sections = [], []
+    totals = dict.fromkeys(("mutants", "skipped", "ran", "killed", "survived", "equivalent"), 0)
+    for r in records:
+        c = r["counts"]
+        killed = c["killed"] + c["timeout"]
+        ran = killed + c["survived"]
+        equivalent = 0
+        lines = []
+        for survivor in r["survivors"]:
+            place = (survivor["where"], _mutant(survivor["change"]).strip())
+            verdict = known.get(place)
+            line = survivor["where"].rsplit(":", 1)[1]
+            lines.append(f"- `:{line}` `{survivor['change']}`")
+            if verdict is None:
+                unexplained.append(survivor)
+                lines[-1] += ": **not shown equivalent**"
+            else:
+                used.add(place)
+                equivalent += 1
+                lines[-1] += f": equivalent. {verdict['reason'].strip()}"
+        rate = f"{killed / (ran - equivalent):.1%}" if ran > equivalent else ""
+        rows.append(
+            f"| `{r['module']}` | {r['generated']} | {c['skipped']} | {ran} | {c['killed']} "
+            f"| {c['timeout']} | {c['survived']} | {equivalent} | {c['pending']} "
+            f"| {c['incompetent']} | {rate} |"
+        )
+        values = (r["generated"], c["skipped"], ran, killed, c["survived"], equivalent)
+        for name, value in zip(totals, values, strict=True):
+            totals[name] += value
+        if lines:
+            sections += ["", f"### `{r['module']}`", "", *lines]
+    t = totals
+    rate = t["killed"] / (t["ran"] - t["equivalent"]) if t["ran"] > t["equivalent"] else 0.0
+    table = [
+        "| module | mutants | skipped | ran | killed | timeouts | survived | equivalent | pending "
+        "| incompetent | kill rate (non-equivalent) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        *rows,
+        f"| **all** | **{t['mutants']:,}** | **{t['skipped']:,}** | **{t['ran']:,}** "
+        f"| **{t['killed']:,}** (with timeouts) | | **{t['survived']}** | **{t['equivalent']}** "
+        f"| | | **{rate:.1%}** |",
+    ]
+    stale = [v for v in verdicts if (v["where"], v["mutant"].strip()) not in used]
+    text = "\n".join(table)
+    if sections:
+        text += "\n\n## Survivors, by file and line\n" + "\n".join(sections)
+    return text + "\n", unexplained, stale
+
+
+def write_section(page: Path, section: str) -> None:
+    """Puts ``section`` between the page's two ``MARKERS`` lines."""
+    text = page.read_text()
+    start, end = (text.find(m) for m in MARKERS)
+    if start < 0 or end < start:
+        sys.exit(f"{page} has no {MARKERS[0]} ... {MARKERS[1]} lines to write between")
+    page.write_text(text[: start + len(MARKERS[0])] + "\n" + section + text[end:])
 
 
 def merge(parts: list[list[dict]]) -> list[dict]:
@@ -361,6 +449,12 @@ def merge(parts: list[list[dict]]) -> list[dict]:
     return list(merged.values())
 
 
+def _read_summary(folder: Path, flag: str) -> list[dict]:
+    if not (folder / "summary.json").is_file():
+        sys.exit(f"{flag}: {folder} has no summary.json (run or --resume it first)")
+    return json.loads((folder / "summary.json").read_text())
+
+
 def _shard(text: str) -> tuple[int, int]:
     try:
         k, n = (int(x) for x in text.split("/"))
@@ -383,20 +477,37 @@ def main() -> None:
     parser.add_argument(
         "--rerun-timeouts", action="store_true", help="with --resume: run timed-out mutants again"
     )
+    parser.add_argument(
+        "--rerun-survivors", action="store_true", help="with --resume: run survivors again"
+    )
+    parser.add_argument(
+        "--report", type=Path, nargs="+", metavar="DIR", help="kill rates of these --out folders"
+    )
+    parser.add_argument("--verdicts", type=Path, default=VERDICTS)
+    parser.add_argument("--write", type=Path, metavar="PAGE", help="with --report: write it here")
     parser.add_argument("--shard", type=_shard, help="K/N: run every N-th mutant, from the K-th")
     parser.add_argument(
         "--merge", type=Path, nargs="+", metavar="DIR", help="add up these --out folders' summaries"
     )
     args = parser.parse_args()
-    if args.rerun_timeouts and not args.resume:
-        parser.error("--rerun-timeouts goes with --resume (a new campaign has no timeouts)")
+    if (args.rerun_timeouts or args.rerun_survivors) and not args.resume:
+        parser.error("--rerun-timeouts and --rerun-survivors go with --resume")
+    if args.write and not args.report:
+        parser.error("--write goes with --report")
+    if args.report:
+        records = merge([_read_summary(folder, "--report") for folder in args.report])
+        verdicts = tomllib.loads(args.verdicts.read_text()).get("equivalent", [])
+        text, unexplained, stale = report(records, verdicts)
+        print(text)
+        for v in stale:
+            print(f"stale verdict (no such survivor): {v['where']} {v['mutant']}", file=sys.stderr)
+        if args.write:
+            write_section(args.write, text)
+        if unexplained:
+            sys.exit(f"{len(unexplained)} survivor(s) not shown equivalent: kill or explain them")
+        return
     if args.merge:
-        parts = []
-        for folder in args.merge:
-            if not (folder / "summary.json").is_file():
-                sys.exit(f"--merge: {folder} has no summary.json (run or --resume it first)")
-            parts.append(json.loads((folder / "summary.json").read_text()))
-        records = merge(parts)
+        records = merge([_read_summary(folder, "--merge") for folder in args.merge])
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "summary.json").write_text(json.dumps(records, indent=2) + "\n")
         (args.out / "summary.md").write_text(_summary(records))

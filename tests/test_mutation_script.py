@@ -99,8 +99,52 @@ def test_forgetting_timeouts_leaves_them_to_run_again_and_keeps_every_other_resu
             ("NORMAL", "5 passed", "SURVIVED", "", "e"),
         ]
         connection.executemany("INSERT INTO work_results VALUES (?, ?, ?, ?, ?)", rows)
-    assert mutation.forget_timeouts(db) == 2
+    assert mutation.forget(db, "timeouts") == 2
     with sqlite3.connect(db) as connection:
         left = sorted(r[0] for r in connection.execute("SELECT job_id FROM work_results"))
     assert left == ["b", "d", "e"]
-    assert mutation.forget_timeouts(db) == 0
+    assert mutation.forget(db, "timeouts") == 0
+    assert mutation.forget(db, "survivors") == 1
+    with sqlite3.connect(db) as connection:
+        left = sorted(r[0] for r in connection.execute("SELECT job_id FROM work_results"))
+    assert left == ["b", "d"]
+
+
+def _survivor(where, mutated):
+    return dict(where=where, operator="op", change=f"x = a + 1  ->  {mutated}")
+
+
+def test_the_report_rates_non_equivalent_mutants_and_names_what_is_unexplained(mutation):
+    # m.py: 40 killed + 2 timeouts, 3 survivors of which 2 shown equivalent: 42 / (45 - 2)
+    m = _record("m.py", 40, 3, 0, 0, 1.0)
+    m["counts"].update(timeout=2, skipped=55)
+    m["survivors"] = [
+        _survivor("m.py:3", "x = a - 1"),
+        _survivor("m.py:3", "x = a | 1"),
+        _survivor("m.py:9", "x = a * 1"),
+    ]
+    n = _record("n.py", 10, 0, 0, 0, 1.0)  # nothing survived: 100%
+    verdicts = [
+        dict(where="m.py:3", mutant="x = a | 1", reason="a is even."),
+        dict(where="m.py:9", mutant="x = a * 1", reason="a is 1."),
+        dict(where="m.py:4", mutant="x = a * 1", reason="moved."),
+    ]
+    text, unexplained, stale = mutation.report([m, n], verdicts)
+    assert "| `m.py` | 100 | 55 | 45 | 40 | 2 | 3 | 2 | 0 | 0 | 97.7% |" in text
+    assert "| `n.py` | 100 | 90 | 10 | 10 | 0 | 0 | 0 | 0 | 0 | 100.0% |" in text
+    assert f"**{52 / 53:.1%}**" in text  # (42 + 10) / (55 - 2)
+    assert [s["change"] for s in unexplained] == ["x = a + 1  ->  x = a - 1"]
+    assert "`:3` `x = a + 1  ->  x = a - 1`: **not shown equivalent**" in text
+    assert "`:3` `x = a + 1  ->  x = a | 1`: equivalent. a is even." in text
+    assert stale == [verdicts[2]]
+
+
+def test_the_report_is_written_between_the_pages_markers_only(mutation, tmp_path):
+    page = tmp_path / "page.md"
+    start, end = mutation.MARKERS
+    page.write_text(f"# Title\n\nbefore\n{start}\nold\n{end}\nafter\n")
+    mutation.write_section(page, "new\n")
+    assert page.read_text() == f"# Title\n\nbefore\n{start}\nnew\n{end}\nafter\n"
+    page.write_text("no markers\n")
+    with pytest.raises(SystemExit, match="mutation-results:start"):
+        mutation.write_section(page, "new\n")
