@@ -27,19 +27,27 @@ def test_add_clears_written_slots_and_gives_completed_ones_the_max(kind):
     kind = "".join(list(kind))  # as read from a file: an equal string, not the same object
     state = prioritized.init(8, kind)
     state = state._replace(max_priority=jnp.float32(3.0))
+    top = 3.0 if kind == "proportional" else 1.0  # rank-based: rank 1
+
+    def check(state, expected):
+        np.testing.assert_array_equal(leaves(state, 8), expected)
+        if kind == "proportional":  # no rank-based arrays
+            assert state.td_abs.shape == state.sorted_td.shape == (0,)
+        else:  # the latest |TD error| of a sampleable slot (here the max), -1 for the others
+            np.testing.assert_array_equal(state.td_abs, np.where(np.array(expected) > 0, 3, -1))
+
     # one-step: written and completed coincide; they become sampleable at once
     state = prioritized.add(state, jnp.array([0, 1]), jnp.array([0, 1]), jnp.bool_(True), kind)
-    top = 3.0 if kind == "proportional" else 1.0  # rank-based: rank 1
-    np.testing.assert_array_equal(leaves(state, 8), [top, top, 0, 0, 0, 0, 0, 0])
+    check(state, [top, top, 0, 0, 0, 0, 0, 0])
     # n-step: the new slots wait; the slots behind them complete
     state = prioritized.add(state, jnp.array([2, 3]), jnp.array([0, 1]), jnp.bool_(True), kind)
-    np.testing.assert_array_equal(leaves(state, 8), [top, top, 0, 0, 0, 0, 0, 0])
+    check(state, [top, top, 0, 0, 0, 0, 0, 0])
     # before the buffer holds a whole sequence nothing completes
     state = prioritized.add(state, jnp.array([4, 5]), jnp.array([6, 7]), jnp.bool_(False), kind)
-    np.testing.assert_array_equal(leaves(state, 8), [top, top, 0, 0, 0, 0, 0, 0])
+    check(state, [top, top, 0, 0, 0, 0, 0, 0])
     # overwriting a slot makes it unsampleable
     state = prioritized.add(state, jnp.array([0, 1]), jnp.array([2, 3]), jnp.bool_(True), kind)
-    np.testing.assert_array_equal(leaves(state, 8), [0, 0, top, top, 0, 0, 0, 0])
+    check(state, [0, 0, top, top, 0, 0, 0, 0])
 
 
 def test_proportional_update_sets_priority_and_tracks_the_max():
@@ -90,6 +98,28 @@ def test_importance_weights_match_the_formula_on_a_hand_example():
     # beta = 0: uniform weights
     _, flat = prioritized.sample(state, key(3), 4, jnp.int32(4), 0.0)
     np.testing.assert_array_equal(flat, np.ones(4))
+
+
+def test_importance_weights_depend_on_priorities_only_through_their_ratios():
+    """Scaling every priority by 1e30 changes no weight: P(i) = p_i / sum_k p_k is a ratio."""
+    values = jnp.array([1.0, 2.0, 3.0, 4.0])
+    state = prioritized.init(4, "proportional")
+    small = state._replace(tree=sum_tree.from_leaves(values))
+    large = state._replace(tree=sum_tree.from_leaves(1e30 * values))
+    index, weight = prioritized.sample(small, key(3), 4, jnp.int32(4), 0.5)
+    large_index, large_weight = prioritized.sample(large, key(3), 4, jnp.int32(4), 0.5)
+    np.testing.assert_array_equal(index, large_index)
+    np.testing.assert_allclose(large_weight, weight, rtol=1e-5)
+
+
+@pytest.mark.parametrize("capacity", [5, 6])
+def test_rank_resort_ranks_every_slot_of_an_odd_or_even_buffer(capacity):
+    state = prioritized.init(capacity, "rank")
+    every = jnp.arange(capacity)
+    state = prioritized.add(state, every, every, jnp.bool_(True), "rank")
+    td = jnp.arange(1.0, capacity + 1.0)  # slot i has the (capacity - i)-th largest error
+    state = prioritized.resort(prioritized.update(state, every, td, 1.0, 1e-6, "rank"), 1.0, "rank")
+    np.testing.assert_allclose(leaves(state, capacity), 1.0 / np.arange(capacity, 0, -1))
 
 
 def test_rank_resort_gives_priorities_in_rank_order():
