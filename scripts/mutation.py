@@ -34,7 +34,8 @@ order of their place in the source), so that N processes, or N machines, share a
 shown equivalent is listed with the reason, and gives the kill rate of the non-equivalent
 mutants per module; ``--write FILE`` puts that section into a page (between its
 ``<!-- mutation-results:start -->`` and ``<!-- mutation-results:end -->`` lines). A survivor
-that a new test kills is not listed there: ``--resume --rerun-survivors`` runs it again.
+that a new test kills is not listed there: ``--resume --rerun-survivors`` runs every survivor
+not listed again.
 """
 
 from __future__ import annotations
@@ -274,9 +275,10 @@ def run_module(module: str, tests: list[str], settings: dict, args, sandbox: Pat
             args.shard,
         )
     else:
-        for which in ("timeouts", "survivors"):
-            if getattr(args, f"rerun_{which}"):
-                record[f"rerun_{which}"] = forget(db, which)
+        if args.rerun_timeouts:
+            record["rerun_timeouts"] = forget(db, "timeouts")
+        if args.rerun_survivors:
+            record["rerun_survivors"] = forget(db, "survivors", _equivalent(args.verdicts))
     record["generated"] = _count(db)
     if args.dry_run:
         record.update(_results(db))
@@ -299,15 +301,28 @@ def run_module(module: str, tests: list[str], settings: dict, args, sandbox: Pat
     return record
 
 
-def forget(db: Path, which: str) -> int:
+def forget(db: Path, which: str, keep: frozenset = frozenset()) -> int:
     """Deletes the results of the mutants that timed out (``which="timeouts"``: a timeout on a
     loaded or paused machine need not be the mutant's) or survived (``"survivors"``: tests were
-    added since), so that ``--resume`` runs them again; returns how many."""
+    added since), so that ``--resume`` runs them again; returns how many. Survivors whose
+    ``(where, mutated line)`` is in ``keep`` (shown equivalent) keep their result."""
     import sqlite3
 
-    condition = {"timeouts": "output = 'timeout'", "survivors": "test_outcome = 'SURVIVED'"}
     with sqlite3.connect(db) as connection:
-        return connection.execute(f"DELETE FROM work_results WHERE {condition[which]}").rowcount
+        if which == "timeouts":
+            query = "DELETE FROM work_results WHERE output = 'timeout'"
+            return connection.execute(query).rowcount
+        survivors = connection.execute(
+            "SELECT r.job_id, s.module_path, s.start_pos_row, r.diff FROM work_results r "
+            "JOIN mutation_specs s ON s.job_id = r.job_id WHERE r.test_outcome = 'SURVIVED'"
+        ).fetchall()
+        drop = [
+            (job,)
+            for job, path, row, diff in survivors
+            if (f"{path}:{row}", _mutant(_changed_line(diff)).strip()) not in keep
+        ]
+        connection.executemany("DELETE FROM work_results WHERE job_id = ?", drop)
+        return len(drop)
 
 
 def _count(db: Path) -> int:
@@ -405,6 +420,12 @@ def report(records: list[dict], verdicts: list[dict]) -> tuple[str, list[dict], 
     return text + "\n", unexplained, stale
 
 
+def _equivalent(verdicts: Path) -> frozenset:
+    """The ``(where, mutated line)`` of every survivor shown equivalent in ``verdicts``."""
+    entries = tomllib.loads(verdicts.read_text()).get("equivalent", [])
+    return frozenset((v["where"], v["mutant"].strip()) for v in entries)
+
+
 def write_section(page: Path, section: str) -> None:
     """Puts ``section`` between the page's two ``MARKERS`` lines."""
     text = page.read_text()
@@ -478,7 +499,9 @@ def main() -> None:
         "--rerun-timeouts", action="store_true", help="with --resume: run timed-out mutants again"
     )
     parser.add_argument(
-        "--rerun-survivors", action="store_true", help="with --resume: run survivors again"
+        "--rerun-survivors",
+        action="store_true",
+        help="with --resume: run survivors again, but those shown equivalent in --verdicts",
     )
     parser.add_argument(
         "--report", type=Path, nargs="+", metavar="DIR", help="kill rates of these --out folders"

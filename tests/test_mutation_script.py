@@ -81,33 +81,48 @@ def test_groups_of_modules_merge_side_by_side_and_other_sources_are_refused(muta
         mutation.merge([[a], [changed]])
 
 
-def test_forgetting_timeouts_leaves_them_to_run_again_and_keeps_every_other_result(
-    mutation, tmp_path
-):
-    """cosmic-ray's results table (its schema as of 8.x): a mutant without a result is pending."""
+def _diff(before: str, after: str) -> str:
+    return f"--- a/m.py\n+++ b/m.py\n@@ -1 +1 @@\n-{before}\n+{after}\n"
+
+
+def test_forgetting_leaves_timeouts_or_unexplained_survivors_to_run_again(mutation, tmp_path):
+    """cosmic-ray's tables (their schema as of 8.x): a mutant without a result is pending."""
     db = tmp_path / "work.sqlite"
     with sqlite3.connect(db) as connection:
         connection.execute(
             "CREATE TABLE work_results (worker_outcome VARCHAR(9), output TEXT, "
             "test_outcome VARCHAR(11), diff TEXT, job_id VARCHAR NOT NULL, PRIMARY KEY (job_id))"
         )
+        connection.execute(
+            "CREATE TABLE mutation_specs (module_path VARCHAR, operator_name VARCHAR, "
+            "operator_args JSON, occurrence INTEGER, start_pos_row INTEGER, "
+            "start_pos_col INTEGER, end_pos_row INTEGER, end_pos_col INTEGER, "
+            "definition_name VARCHAR, job_id VARCHAR NOT NULL, PRIMARY KEY (job_id))"
+        )
         rows = [
             ("NORMAL", "timeout", "KILLED", "", "a"),
             ("NORMAL", "1 failed", "KILLED", "", "b"),
             ("NORMAL", "timeout", "KILLED", "", "c"),
             ("SKIPPED", "annotation", None, "", "d"),
-            ("NORMAL", "5 passed", "SURVIVED", "", "e"),
+            ("NORMAL", "5 passed", "SURVIVED", _diff("x = a + 1", "x = a | 1"), "e"),
+            ("NORMAL", "5 passed", "SURVIVED", _diff("x = a + 1", "x = a - 1"), "f"),
         ]
         connection.executemany("INSERT INTO work_results VALUES (?, ?, ?, ?, ?)", rows)
+        specs = [("m.py", "op", None, 0, 3, 4, 3, 9, "f", job) for job in "abcdef"]
+        connection.executemany("INSERT INTO mutation_specs VALUES (?,?,?,?,?,?,?,?,?,?)", specs)
+
+    def left():
+        with sqlite3.connect(db) as connection:
+            return sorted(r[0] for r in connection.execute("SELECT job_id FROM work_results"))
+
     assert mutation.forget(db, "timeouts") == 2
-    with sqlite3.connect(db) as connection:
-        left = sorted(r[0] for r in connection.execute("SELECT job_id FROM work_results"))
-    assert left == ["b", "d", "e"]
+    assert left() == ["b", "d", "e", "f"]
     assert mutation.forget(db, "timeouts") == 0
+    # "e" is shown equivalent: it keeps its result; "f" runs again
+    assert mutation.forget(db, "survivors", frozenset({("m.py:3", "x = a | 1")})) == 1
+    assert left() == ["b", "d", "e"]
     assert mutation.forget(db, "survivors") == 1
-    with sqlite3.connect(db) as connection:
-        left = sorted(r[0] for r in connection.execute("SELECT job_id FROM work_results"))
-    assert left == ["b", "d"]
+    assert left() == ["b", "d"]
 
 
 def _survivor(where, mutated):
