@@ -112,6 +112,23 @@ def test_importance_weights_depend_on_priorities_only_through_their_ratios():
     np.testing.assert_allclose(large_weight, weight, rtol=1e-5)
 
 
+@pytest.mark.parametrize("beta", [0.0, 0.5])
+def test_a_slot_holding_every_priority_is_drawn_with_weight_one(beta):
+    state = prioritized.init(4, "proportional")
+    state = state._replace(tree=sum_tree.from_leaves(jnp.array([0.0, 2.5, 0.0, 0.0])))
+    index, weight = prioritized.sample(state, key(0), 3, jnp.int32(1), beta)
+    np.testing.assert_array_equal(index, [1, 1, 1])
+    np.testing.assert_array_equal(weight, [1.0, 1.0, 1.0])  # (N P)^-beta = 1
+
+
+def test_rank_update_before_the_first_resort_ranks_every_error_first():
+    """The snapshot starts empty (every entry -1): no stored error is larger than a new one."""
+    state = prioritized.init(4, "rank")
+    state = prioritized.add(state, jnp.arange(4), jnp.arange(4), jnp.bool_(True), "rank")
+    state = prioritized.update(state, jnp.array([0, 2]), jnp.array([0.5, -0.2]), 0.7, 1e-6, "rank")
+    np.testing.assert_array_equal(leaves(state, 4), [1.0, 1.0, 1.0, 1.0])
+
+
 @pytest.mark.parametrize("capacity", [5, 6])
 def test_rank_resort_ranks_every_slot_of_an_odd_or_even_buffer(capacity):
     state = prioritized.init(capacity, "rank")

@@ -105,7 +105,7 @@ def test_td_loss_kind_is_compared_by_value_and_unknown_kinds_raise():
     np.testing.assert_allclose(
         td_loss(TD_ERRORS, huber), rlax.huber_loss(TD_ERRORS, 1.0), rtol=1e-6
     )
-    for kind in ("absolute", "Huber", "l2"):
+    for kind in ("absolute", "Huber", "l2", "quadratic"):  # before and after "mse" in order
         with pytest.raises(ValueError, match=f"loss='{kind}' must be one of"):
             td_loss(TD_ERRORS, kind)
 
