@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -116,11 +118,16 @@ def test_bad_sizes_raise_naming_the_argument():
 
 
 def test_auto_picks_conv_for_images_only_and_conv_needs_an_image():
-    assert network_kind("auto", (10, 10, 4)) == "conv"
-    assert network_kind("auto", (4,)) == "mlp"
-    assert network_kind("mlp", (10, 10, 4)) == "mlp"
-    assert network_kind("conv", (10, 10, 4)) == "conv"
-    with pytest.raises(ValueError, match=r"network='conv'.*\(4,\)"):
-        network_kind("conv", (4,))
+    # kinds as read from a file or the command line: equal strings, not the same objects
+    auto, mlp, conv = ("".join(list(k)) for k in ("auto", "mlp", "conv"))
+    assert network_kind(auto, (10, 10, 4)) == "conv"
+    assert network_kind(auto, (4,)) == "mlp"
+    assert network_kind(auto, (2, 10, 10, 4)) == "mlp"  # an image is (H, W, C), nothing else
+    assert network_kind(mlp, (10, 10, 4)) == "mlp"
+    assert network_kind(mlp, (4,)) == "mlp"
+    assert network_kind(conv, (10, 10, 4)) == "conv"
+    for shape in [(4,), (10, 10), (2, 10, 10, 4)]:
+        with pytest.raises(ValueError, match=rf"network='conv'.*{re.escape(str(shape))}"):
+            network_kind(conv, shape)
     with pytest.raises(ValueError, match="network='cnn' must be one of"):
         network_kind("cnn", (10, 10, 4))

@@ -40,6 +40,7 @@ def _heads(net, obs):
 
 @pytest.mark.parametrize("dueling", ["mean", "max"])
 def test_dueling_q_is_value_plus_normalised_advantage(dueling):
+    dueling = "".join(list(dueling))  # as read from a file: an equal string, not the same object
     net = QNetwork(4, 5, (16,), "relu", dueling=dueling, key=key(1))
     obs = jax.random.normal(key(2), (32, 4))
     q = jax.vmap(net)(obs)
