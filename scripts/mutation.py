@@ -280,7 +280,7 @@ def run_module(module: str, tests: list[str], settings: dict, args, sandbox: Pat
         if args.rerun_survivors:
             record["rerun_survivors"] = forget(db, "survivors", _equivalent(args.verdicts))
     record["generated"] = _count(db)
-    if args.dry_run:
+    if args.dry_run or _results(db)["counts"]["pending"] == 0:  # nothing to run
         record.update(_results(db))
         return record
 
