@@ -51,10 +51,11 @@ def test_add_clears_written_slots_and_gives_completed_ones_the_max(kind):
 
 
 def test_proportional_update_sets_priority_and_tracks_the_max():
-    state = prioritized.init(4, "proportional")
-    state = prioritized.add(state, jnp.arange(4), jnp.arange(4), jnp.bool_(True), "proportional")
+    kind = "".join(list("proportional"))  # as read from a file: equal, not the same object
+    state = prioritized.init(4, kind)
+    state = prioritized.add(state, jnp.arange(4), jnp.arange(4), jnp.bool_(True), kind)
     td = jnp.array([-2.0, 0.5, 0.0, 7.0])
-    state = prioritized.update(state, jnp.arange(4), td, 0.5, 1e-2, "proportional")
+    state = prioritized.update(state, jnp.arange(4), td, 0.5, 1e-2, kind)
     expected = (np.abs(np.asarray(td)) + 1e-2) ** 0.5
     np.testing.assert_allclose(leaves(state, 4), expected, rtol=1e-6)
     assert float(state.max_priority) == pytest.approx(expected.max())
