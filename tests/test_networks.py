@@ -55,6 +55,16 @@ def test_dueling_q_is_value_plus_normalised_advantage(dueling):
     np.testing.assert_allclose(reduce(np.asarray(q), axis=1), value, rtol=1e-5, atol=1e-5)
 
 
+def test_dueling_adds_a_value_head_of_one_output():
+    def count(net):
+        return sum(x.size for x in jax.tree.leaves(eqx.filter(net, eqx.is_array)))
+
+    plain = QNetwork(4, 3, (16, 8), key=key(0))
+    for dueling in ("mean", "max"):
+        net = QNetwork(4, 3, (16, 8), dueling=dueling, key=key(0))
+        assert count(net) - count(plain) == 8 + 1  # from the last hidden layer: weights, bias
+
+
 def test_layer_norm_normalises_hidden_pre_activations():
     net = QNetwork(4, 2, (16,), "relu", layer_norm=True, key=key(3))
     h = net.norms[0](net.layers[0](jnp.arange(4.0) * 100.0))

@@ -97,6 +97,24 @@ def test_a_gradient_whose_norm_overflows_is_skipped_though_the_loss_is_finite():
     _same(new_opt_state, opt_state)
 
 
+def test_a_step_whose_mean_q_overflows_is_skipped_though_the_loss_is_finite():
+    """Every Q-value 2e38 and targets equal to them: a zero TD error (finite loss, zero
+    gradient) but a mean Q of inf, the sum of three 2e38 overflowing float32."""
+    params, static, batch, hp = _problem()
+    huge = jax.tree.map(lambda x: jnp.zeros_like(x), params.online)
+    huge = eqx.tree_at(lambda p: p.layers[0].bias, huge, jnp.full(2, 2e38, jnp.float32))
+    params = QParams(huge, huge)
+    batch = batch._replace(reward=jnp.zeros(3), discount=jnp.ones(3))
+    opt_state = make_optimizer(CONFIG, hp).init(params.online)
+    new, new_opt_state, info = td_update(
+        params, opt_state, batch, hp, q_static=static, config=CONFIG
+    )
+    assert float(info.loss) == 0.0 and float(info.grad_norm) == 0.0
+    assert float(info.q_mean) == np.inf and not bool(info.applied)
+    _same(new, params)
+    _same(new_opt_state, opt_state)
+
+
 def test_a_step_not_allowed_is_skipped_with_the_statistics_of_the_step_it_would_take():
     params, static, batch, hp = _problem()
     opt_state = make_optimizer(CONFIG, hp).init(params.online)
