@@ -593,6 +593,29 @@ def test_target_moves_by_tau_at_each_crossing_of_the_period(run):
     assert len(set(ks)) > 1, ks  # rounds with different numbers of crossings
 
 
+def test_a_period_shorter_than_a_round_moves_the_target_from_the_first_round(monkeypatch):
+    """Learning from round 0 (learning_starts = train_frequency = 8) with a period of 4: every
+    round, the first included, crosses it twice, so after each round's update the target is
+    ``online + (1 - tau)^2 (target - online)``."""
+    config = DQNConfig(
+        total_timesteps=32, num_envs=1, train_frequency=8, buffer_size=32, batch_size=8,
+        learning_starts=8, log_interval=32, eval_episodes=0, hidden_sizes=(8,), n_step=1,
+        tau=0.5, target_update_period=4,
+    )  # fmt: skip
+    assert config.first_learning_round == 0 and config.num_updates == 4
+    spy = LoopSpy(monkeypatch)
+    spy.spy(LOOP, "td_update")
+    result = jax.jit(make_train(config))(key(0))
+    jax.block_until_ready(result)
+    jax.effects_barrier()
+    assert len(spy.calls) == 4  # one per round
+    afters = [c.args["params"].target for c in spy.calls[1:]] + [result.state.params.target]
+    for call, after in zip(spy.calls, afters, strict=True):
+        online, target = flat(call.out[0].online), flat(call.args["params"].target)
+        assert not np.allclose(online, target)  # the target has somewhere to move
+        np.testing.assert_allclose(flat(after), online + 0.25 * (target - online), rtol=1e-5)
+
+
 # --- prioritized replay ---------------------------------------------------------------------------
 
 
