@@ -19,6 +19,14 @@ def test_linear_schedule_values(t, expected):
     np.testing.assert_allclose(linear_schedule(1.0, 0.05, 1000, t), expected, rtol=1e-6)
 
 
+@pytest.mark.parametrize("duration", [3, 100, 1000])
+def test_linear_schedule_is_exactly_its_end_from_the_duration_on(duration):
+    """In float32, 1 + (0.05 - 1) is 0.050000012, not 0.05: the end must not be computed."""
+    assert np.float32(1.0) + (np.float32(0.05) - np.float32(1.0)) != np.float32(0.05)
+    for t in (duration, duration + 1, 10 * duration):
+        assert float(linear_schedule(1.0, 0.05, duration, t)) == np.float32(0.05), t
+
+
 def test_linear_schedule_increasing_direction():
     np.testing.assert_allclose(linear_schedule(0.0, 2.0, 10, 5), 1.0, rtol=1e-6)
 
