@@ -823,6 +823,40 @@ def test_a_step_diverging_with_a_finite_gradient_logs_its_own_statistics_and_no_
     assert_bitwise(result.state.opt_state, start["opt_state"])
 
 
+def test_a_step_rejected_with_finite_statistics_ends_learning_and_is_the_last_one_logged(
+    monkeypatch,
+):
+    """The 11th update is refused (``allowed=False``, as for a non-finite step, but with finite
+    statistics): learning stops there, and the interval's loss, mean Q and gradient norm are the
+    means over the 11 steps up to it, with nothing from the 40 rejected after it."""
+    config = DQNConfig(
+        total_timesteps=400, num_envs=4, train_frequency=4, buffer_size=400, batch_size=32,
+        learning_starts=200, log_interval=400, eval_episodes=0, hidden_sizes=(8,),
+    )  # fmt: skip
+    original = LOOP.td_update
+
+    def refusing_the_11th(*args, allowed=True, **kwargs):
+        count = adam_state(args[1]).count  # the steps taken so far
+        return original(*args, allowed=jnp.logical_and(allowed, count != 10), **kwargs)
+
+    monkeypatch.setattr(LOOP, "td_update", refusing_the_11th)
+    spy = LoopSpy(monkeypatch)
+    spy.spy(LOOP, "td_update")
+    result = jax.jit(make_train(config))(key(0))
+    jax.block_until_ready(result)
+    jax.effects_barrier()
+    infos = [call.out[2] for call in spy.calls]
+    assert len(infos) == config.num_updates == 51
+    assert [bool(i.applied) for i in infos] == [True] * 10 + [False] * 41
+    first_step = config.total_timesteps - (config.num_updates - 1) * config.train_frequency
+    assert int(result.metrics.diverged_at[0]) == first_step + 10 * config.train_frequency
+    assert int(result.state.updates) == 10
+    for field in ("loss", "q_mean", "grad_norm"):
+        logged = float(getattr(result.metrics, field)[0])
+        expected = np.mean([float(getattr(i, field)) for i in infos[:11]])
+        np.testing.assert_allclose(logged, expected, rtol=1e-5, err_msg=field)
+
+
 def test_rejected_steps_give_their_sampled_slots_the_priority_of_a_zero_td_error(monkeypatch):
     """Every step of the huge-reward run is rejected (the first diverges, the rest come after):
     the loop hands prioritized.update TD errors of 0, so each sampled slot gets eps**alpha."""
