@@ -292,11 +292,12 @@ def run_module(module: str, tests: list[str], settings: dict, args, sandbox: Pat
         sys.exit(f"{module}: the unmutated tests fail, fix them first:\n{baseline.stdout[-3000:]}")
     timeout = settings["timeout_factor"] * record["baseline_s"] + settings["timeout_slack"]
     _write_cosmic_ray_config(config, module, command, timeout)
+    pending = _results(db)["counts"]["pending"]
     start = time.perf_counter()
     _run(["cosmic-ray", "exec", str(config), str(db)], sandbox, env)
     record["exec_s"] = round(time.perf_counter() - start, 1)
     record.update(_results(db))
-    ran = sum(record["counts"][k] for k in ("killed", "survived", "timeout", "incompetent"))
+    ran = pending - record["counts"]["pending"]  # by this run (a resumed one runs the rest)
     record["seconds_per_mutant"] = round(record["exec_s"] / ran, 1) if ran else None
     return record
 
@@ -392,12 +393,14 @@ def report(records: list[dict], verdicts: list[dict]) -> tuple[str, list[dict], 
                 equivalent += 1
                 lines[-1] += f": equivalent. {verdict['reason'].strip()}"
         rate = f"{killed / (ran - equivalent):.1%}" if ran > equivalent else ""
+        mutants = r["generated"] - c.get("other_shard", 0)  # this campaign's share
+        share = f"{mutants} of {r['generated']}" if mutants < r["generated"] else f"{mutants}"
         rows.append(
-            f"| `{r['module']}` | {r['generated']} | {c['skipped']} | {ran} | {c['killed']} "
+            f"| `{r['module']}` | {share} | {c['skipped']} | {ran} | {c['killed']} "
             f"| {c['timeout']} | {c['survived']} | {equivalent} | {c['pending']} "
             f"| {c['incompetent']} | {rate} |"
         )
-        values = (r["generated"], c["skipped"], ran, killed, c["survived"], equivalent)
+        values = (mutants, c["skipped"], ran, killed, c["survived"], equivalent)
         for name, value in zip(totals, values, strict=True):
             totals[name] += value
         if lines:
@@ -459,11 +462,10 @@ def merge(parts: list[list[dict]]) -> list[dict]:
         m["exec_s"] = m.get("exec_s", 0.0) + record.get("exec_s", 0.0)
     for m in merged.values():
         c = m["counts"]
-        owned = ("killed", "survived", "timeout", "incompetent", "pending")
+        owned = ("killed", "survived", "timeout", "incompetent", "pending", "skipped")
         # Every mutant belongs to one shard, where it ran, waits, or was skipped for a reason of
-        # its own: the skips are what the shards did not run, the others' marks left out.
-        c["skipped"] = m["generated"] - sum(c[k] for k in owned)
-        c["other_shard"] = 0
+        # its own: those of no shard merged here belong to shards still to come.
+        c["other_shard"] = m["generated"] - sum(c[k] for k in owned)
         ran = sum(c[k] for k in ("killed", "survived", "timeout", "incompetent"))
         m["seconds_per_mutant"] = round(m["exec_s"] / ran, 1) if ran and "exec_s" in m else None
         m["survivors"].sort(key=lambda s: (s["where"].split(":")[0], int(s["where"].split(":")[1])))

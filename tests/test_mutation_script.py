@@ -46,7 +46,7 @@ def _record(module, killed, survived, pending, other, exec_s, survivors=()):
         survived=survived,
         timeout=0,
         incompetent=0,
-        skipped=100 - killed - survived - pending,  # as a shard counts: others' marks included
+        skipped=100 - killed - survived - pending - other,  # its own skips
         pending=pending,
         other_shard=other,
     )
@@ -71,6 +71,11 @@ def test_merged_shards_count_each_mutant_once(mutation):
     assert merged["seconds_per_mutant"] == round(100.0 / 73, 1)
     assert [s["where"] for s in merged["survivors"]] == ["m.py:3", "m.py:7", "m.py:12"]
     assert "| m.py | 100 | 23 | 4 | 70 | 3 |" in mutation._summary([merged])
+    # one shard alone: the other's 50 mutants are not counted as skipped but as still to come
+    (alone,) = mutation.merge([[a]])
+    assert (alone["counts"]["skipped"], alone["counts"]["other_shard"]) == (18, 50)
+    text, _, _ = mutation.report([alone], [])
+    assert "| `m.py` | 50 of 100 | 18 | 32 | 30 | 0 | 2 | 0 | 0 | 0 | 93.8% |" in text
 
 
 def test_groups_of_modules_merge_side_by_side_and_other_sources_are_refused(mutation):
