@@ -131,7 +131,8 @@ RUNS: dict[str, tuple[dict[str, Any], dict[str, float]]] = {
             n_step=2,
             double=True,
             loss="mse",
-            prioritized="rank",
+            # built at run time, so a loop that compared kinds by identity would not resort
+            prioritized="".join(["ra", "nk"]),
             rank_resort_interval=16,
             exploration="epsilon_greedy",
             activation="elu",

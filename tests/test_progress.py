@@ -88,10 +88,11 @@ class Recorder:
         self.env_steps.append(int(env_steps))
 
 
-@pytest.mark.parametrize(("interval", "every"), [(12, 12), (2, 4)])
+@pytest.mark.parametrize(("interval", "every"), [(12, 12), (2, 4), (6, 4)])
 def test_the_loop_reports_every_interval_and_at_the_end(interval, every):
     # 12: 3 rounds of 4 env steps per report, and 2,000 is not a multiple of 12, so the end is
-    # extra; 2: shorter than a round, so every round reports
+    # extra; 2: shorter than a round, so every round reports; 6: a round and a half, so every
+    # whole round within it reports
     config = DQNConfig(**TINY_KWARGS)
     assert config.train_frequency == 4
     recorder = Recorder(interval=interval)
