@@ -617,6 +617,29 @@ def test_a_period_shorter_than_a_round_moves_the_target_from_the_first_round(mon
         np.testing.assert_allclose(flat(after), online + 0.25 * (target - online), rtol=1e-5)
 
 
+def test_rounds_past_2_to_the_24_are_counted_in_integers(monkeypatch):
+    """Round indices above 2**24 have no exact float32 form, so the loop must count rounds in
+    integers. The last interval of a 2**28-step run (rounds 2**26 - 4 to 2**26 - 1, 4 env steps
+    each) crosses a period of 8 env steps twice, at 2**28 - 8 and at 2**28: the target moves
+    in its 2nd and 4th rounds, once each."""
+    config = DQNConfig(
+        total_timesteps=2**28, num_envs=1, train_frequency=4, buffer_size=16, batch_size=4,
+        learning_starts=16, log_interval=16, eval_episodes=0, hidden_sizes=(8,), n_step=1,
+        tau=1.0, target_update_period=8,
+    )  # fmt: skip
+    last = config.num_logs - 1
+    assert last * config.log_interval // config.train_frequency == 2**26 - 4
+    spy = LoopSpy(monkeypatch)
+    spy.spy(LOOP, "update_target")
+    train = make_train(config)
+    hparams = HParams.from_config(config)
+    state = train.init(key(0), hparams)
+    # a traced interval: the step then skips its Python range check, as inside the run's scan
+    jax.block_until_ready(jax.jit(train.step)(state, hparams, jnp.int32(last)))
+    jax.effects_barrier()
+    assert [int(c.args["num_updates"]) for c in spy.calls] == [1, 1]
+
+
 # --- prioritized replay ---------------------------------------------------------------------------
 
 
