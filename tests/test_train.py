@@ -271,6 +271,19 @@ def test_metrics_epsilon_follows_schedule(result_a, run, hp_b):
     )
 
 
+def test_metrics_temperature_follows_schedule_under_boltzmann():
+    """Boltzmann exploration logs its temperature (start 2.0, end 0.5 over 300 env steps, read at
+    200 and 400) and no epsilon."""
+    config = DQNConfig(
+        **{**SMALL_KWARGS, "eval_episodes": 0},
+        exploration="boltzmann", temperature_start=2.0, temperature_end=0.5,
+        temperature_decay_steps=300,
+    )  # fmt: skip
+    metrics = jax.jit(make_train(config))(key(0)).metrics
+    np.testing.assert_allclose(metrics.temperature, [1.0, 0.5], rtol=1e-6)
+    assert np.all(np.isnan(metrics.epsilon))
+
+
 # --- evaluation -----------------------------------------------------------------------------------
 
 
@@ -478,3 +491,14 @@ def test_evaluate_with_an_env_instance_compiles_once(result_a, monkeypatch):
     assert first > 0
     evaluate(result_a.q_network, config, key(9), num_episodes=3, env=env, env_params=params)
     assert len(traces) == first, "evaluate(..., env=env) traced again"
+
+
+def test_the_static_part_of_the_network_holds_no_array_shapes():
+    """``train.q_static`` is the network with every array taken out, so that
+    ``eqx.combine`` rebuilds it from the parameters in either order."""
+    config = DQNConfig(**SMALL_KWARGS)
+    train = make_train(config)
+    assert jax.tree.leaves(train.q_static) == []
+    params = eqx.filter(train.init(key(0), HParams.from_config(config)).params.online, eqx.is_array)
+    for network in (eqx.combine(params, train.q_static), eqx.combine(train.q_static, params)):
+        assert jax.tree.leaves(network) == jax.tree.leaves(params)
