@@ -656,6 +656,26 @@ def test_only_complete_sequences_have_a_priority(per_run):
         np.testing.assert_array_equal(positive, complete, err_msg=str(env_steps))
 
 
+def test_priorities_land_in_the_slots_written_by_three_envs():
+    """With 3 envs the write position steps by 3, not a power of two: each env step's new slots
+    are ``position + [0, 1, 2]`` modulo the capacity. After a run that wrapped the buffer, the
+    slots with a positive priority are exactly those whose 2-step sequence is complete: all but
+    the 3 newest."""
+    config = DQNConfig(
+        total_timesteps=96, num_envs=3, train_frequency=6, gradient_steps=1, batch_size=4,
+        buffer_size=30, learning_starts=12, log_interval=48, eval_episodes=0, hidden_sizes=(8,),
+        n_step=2, prioritized="proportional",
+    )  # fmt: skip
+    state = jax.jit(make_train(config))(key(0)).state
+    position = int(state.replay.position)
+    assert int(state.replay.size) == config.buffer_size  # wrapped: 96 transitions in 30 slots
+    assert position == config.total_timesteps % config.buffer_size
+    newest = (position - 1 - np.arange(config.num_envs)) % config.buffer_size
+    complete = np.ones(config.buffer_size, bool)
+    complete[newest] = False
+    np.testing.assert_array_equal(leaves_of(state.priorities, config.buffer_size) > 0, complete)
+
+
 def test_importance_weights_reach_the_update_as_the_formula(per_run):
     """The update receives ``w_i = (N P(i))^-beta / max_j w_j`` with ``P(i) = p_i / sum p``, N
     the sampleable slots and beta rising linearly from per_beta to 1 over the run."""
