@@ -273,10 +273,11 @@ def test_metrics_epsilon_follows_schedule(result_a, run, hp_b):
 
 def test_metrics_temperature_follows_schedule_under_boltzmann():
     """Boltzmann exploration logs its temperature (start 2.0, end 0.5 over 300 env steps, read at
-    200 and 400) and no epsilon."""
+    200 and 400) and no epsilon. The kind is built at run time, so a loop that compared kinds by
+    identity would explore epsilon-greedily."""
     config = DQNConfig(
         **{**SMALL_KWARGS, "eval_episodes": 0},
-        exploration="boltzmann", temperature_start=2.0, temperature_end=0.5,
+        exploration="".join(["boltz", "mann"]), temperature_start=2.0, temperature_end=0.5,
         temperature_decay_steps=300,
     )  # fmt: skip
     metrics = jax.jit(make_train(config))(key(0)).metrics
