@@ -459,15 +459,15 @@ def merge(parts: list[list[dict]]) -> list[dict]:
         for key, value in record["counts"].items():
             m["counts"][key] = m["counts"].get(key, 0) + value
         m["survivors"] += record["survivors"]
-        m["exec_s"] = m.get("exec_s", 0.0) + record.get("exec_s", 0.0)
     for m in merged.values():
         c = m["counts"]
         owned = ("killed", "survived", "timeout", "incompetent", "pending", "skipped")
         # Every mutant belongs to one shard, where it ran, waits, or was skipped for a reason of
         # its own: those of no shard merged here belong to shards still to come.
         c["other_shard"] = m["generated"] - sum(c[k] for k in owned)
-        ran = sum(c[k] for k in ("killed", "survived", "timeout", "incompetent"))
-        m["seconds_per_mutant"] = round(m["exec_s"] / ran, 1) if ran and "exec_s" in m else None
+        # A resumed run's exec_s covers that run alone, so a merge cannot know its campaigns' time
+        # per mutant; each --out folder's own summary keeps its last run's.
+        m["seconds_per_mutant"] = None
         m["survivors"].sort(key=lambda s: (s["where"].split(":")[0], int(s["where"].split(":")[1])))
     return list(merged.values())
 

@@ -68,7 +68,7 @@ def test_merged_shards_count_each_mutant_once(mutation):
     c = merged["counts"]
     assert (c["killed"], c["survived"], c["pending"], c["other_shard"]) == (70, 3, 4, 0)
     assert c["skipped"] == 18 + 5
-    assert merged["seconds_per_mutant"] == round(100.0 / 73, 1)
+    assert merged["seconds_per_mutant"] is None  # unknowable once a campaign was resumed
     assert [s["where"] for s in merged["survivors"]] == ["m.py:3", "m.py:7", "m.py:12"]
     assert "| m.py | 100 | 23 | 4 | 70 | 3 |" in mutation._summary([merged])
     # one shard alone: the other's 50 mutants are not counted as skipped but as still to come
