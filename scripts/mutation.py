@@ -446,8 +446,9 @@ def merge(parts: list[list[dict]]) -> list[dict]:
     for record in (r for part in parts for r in part):
         module = record["module"]
         if module not in merged:
+            run_only = ("exec_s", "baseline_s", "rerun_timeouts", "rerun_survivors")
             merged[module] = dict(
-                record,
+                {k: v for k, v in record.items() if k not in run_only},
                 counts=dict(record["counts"]),
                 survivors=list(record["survivors"]),
                 shard=None,
