@@ -462,10 +462,13 @@ def plot_game(rows: list[dict[str, Any]], game: str, out: Path) -> Path:
 def section(rows: list[dict[str, Any]], command_line: str = "", plots: Path = PLOTS) -> str:
     """The BENCHMARKS.md section of ``rows``, linking the plots in ``plots``."""
     rows = latest(rows)
-    machines = ", ".join(dict.fromkeys(r["machine"] for r in rows))
+    machines = list(dict.fromkeys(r["machine"] for r in rows))
+    # With rows from more than one machine, each row names its machine by a letter.
+    letters = {m: chr(ord("a") + i) for i, m in enumerate(machines)} if len(machines) > 1 else {}
+    machine_line = "; ".join(f"({letters[m]}) {m}" for m in machines) if letters else machines[0]
     episodes = ", ".join(str(e) for e in dict.fromkeys(r["episodes"] for r in rows))
     lines = [
-        *header("MinAtar", command_line, machines),
+        *header("MinAtar", command_line, machine_line),
         "Each row is one run of `dqn-jax train --env-name GAME --seeds N`, the seeds as one "
         "vmapped program, with `DQNConfig.for_env(GAME)` under the changes its settings name "
         "(listed under the table). Every seed's **final** network (no best-so-far pick) plays "
@@ -476,7 +479,8 @@ def section(rows: list[dict[str, Any]], command_line: str = "", plots: Path = PL
         "value), the measure closest to the paper's. Wall time: the `dqn-jax train` process "
         "from start to exit (import, compile, training, saving), or a time given with the run; "
         "(file times): from writing `config.json` to the last checkpoint. Env steps/s: all "
-        "seeds' env steps over that wall time, compile included.",
+        "seeds' env steps over that wall time, compile included."
+        + (" The last column names the machine of each row (above)." if letters else ""),
         "",
         "References: the MinAtar paper's DQN (Young & Tian, 2019; read from its published "
         "curves, about +-1; 100-episode moving averages of training returns over 30 seeds, "
@@ -486,8 +490,10 @@ def section(rows: list[dict[str, Any]], command_line: str = "", plots: Path = PL
         f"5M-frame DQN within {FLOOR_STEPS:,} env steps; the goal is PPO's return.",
         "",
         "| game | settings | seeds | env steps | greedy | epsilon 0.05 | training "
-        "| wall | env steps/s (all seeds) | paper DQN 1M | paper DQN 5M | gymnax PPO | verdict |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| wall | env steps/s (all seeds) | paper DQN 1M | paper DQN 5M | gymnax PPO | verdict |"
+        + (" machine |" if letters else ""),
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+        + ("---|" if letters else ""),
     ]
     for r in rows:
         game = r["game"]
@@ -496,7 +502,7 @@ def section(rows: list[dict[str, Any]], command_line: str = "", plots: Path = PL
             f"| {game} | {r['label']} | {r['seeds']} | {r['env_steps']:,} | {_pm(r['greedy'])} "
             f"| {_pm(r['epsilon_greedy'])} | {_pm(r['train_return'])} | {_wall(r)} "
             f"| {r['env_steps_per_s']:,.0f} | {at_1m} | {at_5m} | {PPO.get(game, '-')} "
-            f"| {verdict(r)} |"
+            f"| {verdict(r)} |" + (f" {letters[r['machine']]} |" if letters else "")
         )
     lines += ["", "Settings:"]
     for (label, settings), games in _settings_groups(rows).items():

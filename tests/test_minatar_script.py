@@ -185,3 +185,20 @@ def test_write_renders_the_section_and_a_plot_per_game(script, row, tmp_path, mo
         png = plots / f"minatar_{game.lower()}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
         assert f"![{game}-MinAtar]({os.path.relpath(png, tmp_path)})" in text
+
+
+def test_rows_from_two_machines_each_name_theirs(script, row):
+    other = fake(row, label="other", folder="runs/z", machine="Other CPU, 2 cores")
+    text = script.section([row, other], command_line="cmd")
+    assert "| verdict | machine |" in text
+    lines = text.splitlines()
+    named = next(x for x in lines if x.startswith("Machine: "))
+    assert named in (  # in the table's order of rows, which sorts the labels
+        f"Machine: (a) {row['machine']}; (b) Other CPU, 2 cores.",
+        f"Machine: (a) Other CPU, 2 cores; (b) {row['machine']}.",
+    )
+    ours, theirs = ("a", "b") if named.startswith(f"Machine: (a) {row['machine']}") else ("b", "a")
+    assert next(x for x in lines if x.startswith("| Breakout | tiny conv |")).endswith(f" {ours} |")
+    assert next(x for x in lines if x.startswith("| Breakout | other |")).endswith(f" {theirs} |")
+    alone = script.section([row], command_line="cmd")  # one machine: no column, no letters
+    assert f"Machine: {row['machine']}." in alone and "| machine |" not in alone
