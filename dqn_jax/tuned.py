@@ -19,7 +19,10 @@ from typing import Any
 # library's default 3-step returns held Asterix and Freeway on an early plateau (BENCHMARKS.md,
 # "MinAtar": under epsilon 0.1 the 3-step sum charges the greedy action for the random moves
 # that end an Asterix episode or push Freeway's chicken back). Breakout keeps 3-step returns,
-# which did better there in the same 1M-step runs.
+# which did better there in the same 1M-step runs. Asterix and Freeway end epsilon at 0.01 in
+# place of the paper's 0.1 (as Dopamine's MinAtar DQN does): the same 1M-step runs scored
+# higher both greedily and at epsilon 0.05 (Freeway 51.8 against 47.6, Asterix 14.5 against
+# 12.0); Breakout and SpaceInvaders keep 0.1 until measured.
 MINATAR: dict[str, Any] = {
     "total_timesteps": 1_000_000,
     "num_envs": 8,
@@ -51,9 +54,9 @@ MINATAR: dict[str, Any] = {
 
 TUNED: dict[str, dict[str, Any]] = {
     "CartPole-v1": {},  # the DQNConfig defaults are tuned for it
-    "Asterix-MinAtar": MINATAR,
+    "Asterix-MinAtar": {**MINATAR, "epsilon_end": 0.01},
     "Breakout-MinAtar": {**MINATAR, "n_step": 3},
-    "Freeway-MinAtar": MINATAR,
+    "Freeway-MinAtar": {**MINATAR, "epsilon_end": 0.01},
     "Seaquest-MinAtar": MINATAR,
     "SpaceInvaders-MinAtar": MINATAR,
 }

@@ -338,16 +338,19 @@ def test_for_cartpole_is_exactly_the_defaults():
 @pytest.mark.parametrize("game", ["Asterix", "Breakout", "Freeway", "Seaquest", "SpaceInvaders"])
 def test_for_a_minatar_game_is_its_tuned_conv_setting(game):
     config = DQNConfig.for_env(f"{game}-MinAtar")
-    n_step = {"Breakout": 3}.get(game, 1)  # the per-game choice of BENCHMARKS.md, "MinAtar"
-    assert config == DQNConfig(env_name=f"{game}-MinAtar", **{**MINATAR, "n_step": n_step})
+    # The per-game choices of BENCHMARKS.md, "MinAtar".
+    n_step = {"Breakout": 3}.get(game, 1)
+    epsilon_end = {"Asterix": 0.01, "Freeway": 0.01}.get(game, 0.1)
+    expected = {**MINATAR, "n_step": n_step, "epsilon_end": epsilon_end}
+    assert config == DQNConfig(env_name=f"{game}-MinAtar", **expected)
     assert (config.network, config.conv_channels, config.hidden_sizes) == ("conv", (16,), (128,))
     assert (config.buffer_size, config.batch_size, config.loss) == (100_000, 32, "huber")
-    assert (config.epsilon_end, config.epsilon_decay_steps) == (0.1, 100_000)
+    assert (config.epsilon_end, config.epsilon_decay_steps) == (epsilon_end, 100_000)
 
 
 def test_for_env_applies_overrides_last_and_validates_them():
     config = DQNConfig.for_env("Asterix-MinAtar", batch_size=64, sticky_action_prob=0.1)
-    expected = {**MINATAR, "batch_size": 64, "sticky_action_prob": 0.1}
+    expected = {**MINATAR, "epsilon_end": 0.01, "batch_size": 64, "sticky_action_prob": 0.1}
     assert config == DQNConfig(env_name="Asterix-MinAtar", **expected)
     with raises_naming("conv_kernel", 0, "[1, inf)"):
         DQNConfig.for_env("Breakout-MinAtar", conv_kernel=0)
