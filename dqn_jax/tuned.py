@@ -17,13 +17,13 @@ from typing import Any
 # (the library's default), LayerNorm in the dense head, no sticky actions (gymnax's MinAtar as
 # shipped; the paper used 0.1: ``sticky_action_prob``). One-step targets, as the paper: the
 # library's default 3-step returns held Asterix and Freeway on an early plateau (BENCHMARKS.md,
-# "MinAtar": under epsilon 0.1 the 3-step sum charges the greedy action for the random moves
-# that end an Asterix episode or push Freeway's chicken back). Breakout keeps 3-step returns,
+# "MinAtar"; Asterix stays on it with epsilon ending at 0.01 too). Breakout keeps 3-step returns,
 # which did better there in the same 1M-step runs. Asterix and Freeway end epsilon at 0.01 in
 # place of the paper's 0.1 (as Dopamine's MinAtar DQN does): the same 1M-step runs scored
 # higher both greedily and at epsilon 0.05 (Freeway 51.8 against 47.6, Asterix 14.5 against
 # 12.0). Breakout keeps 0.1: at 0.01 it scored higher greedily but lower at epsilon 0.05 (15.9
-# against 22.3); SpaceInvaders keeps 0.1 until measured.
+# against 22.3); SpaceInvaders keeps 0.1 until measured. Asterix keeps the learning rate
+# 2.5e-4: 1e-4, 5e-4, batch 64 or twice the gradient steps was none of them clearly better.
 MINATAR: dict[str, Any] = {
     "total_timesteps": 1_000_000,
     "num_envs": 8,
