@@ -23,7 +23,7 @@ from typing import Any
 # higher both greedily and at epsilon 0.05 (Freeway 51.8 against 47.6, Asterix 14.5 against
 # 12.0). Breakout keeps 0.1: at 0.01 it scored higher greedily but lower at epsilon 0.05 (15.9
 # against 22.3); SpaceInvaders keeps 0.1 until measured. Asterix keeps the learning rate
-# 2.5e-4: 1e-4, 5e-4, batch 64 or twice the gradient steps was none of them clearly better.
+# 2.5e-4: none of 1e-4, 5e-4, batch 64 or twice the gradient steps was clearly better.
 MINATAR: dict[str, Any] = {
     "total_timesteps": 1_000_000,
     "num_envs": 8,
