@@ -22,8 +22,9 @@ evaluation inside the run:
 On a MinAtar game (``--env``, an :class:`ImageWork`) the comparison is ours against the floor
 only (Rejax's DQN has no conv network): ours is ``DQNConfig.for_env(env)`` shortened, without
 evaluation; the floor the same minimal loop with the agents' ``ConvQNetwork`` on ``(10, 10, C)``
-observations and their loss (Double DQN, Huber). Its section is ``benchmark-floor-minatar``;
-``--variant LABEL:FIELD=VALUE,...`` adds ours on changed configs (ablations), timed in turn.
+observations and their loss (Double DQN, the tuned config's). Its section is
+``benchmark-floor-minatar``; ``--variant LABEL:FIELD=VALUE,...`` adds ours on changed configs
+(ablations), timed in turn.
 
 Each program is compiled ahead of time (compile excluded), then run once as a warm-up and
 ``--repeats`` times; the three run in turn (ours, Rejax, floor, ours, ...) so that other load on
@@ -160,7 +161,7 @@ class Work:
 @dataclasses.dataclass(frozen=True)
 class ImageWork:
     """The work on a MinAtar game, per agent: the settings ``DQNConfig.for_env(env_name)`` tunes
-    (conv 16x3x3, 128 dense + LayerNorm, batch 32, Double DQN, Huber targets over the game's tuned
+    (conv 16x3x3, 128 dense + LayerNorm, batch 32, Double DQN, the game's tuned loss over its tuned
     return length (3-step on Breakout, one-step elsewhere), Adam, 8 envs, 2 gradient steps per
     round of 8 env steps, hard target updates every 1,000 env steps, bit-packed replay of
     100,000), shortened to ``total_timesteps`` with no evaluation inside
@@ -415,7 +416,7 @@ def image_floor_fn(work: ImageWork, updates: bool = True) -> Callable[[jax.Array
 
     As :func:`floor_fn`, with the agents' network (``dqn_jax.loop.train.new_network``: the
     ``ConvQNetwork`` of the tuned config) on ``(10, 10, C)`` float32 observations and their
-    loss (Double DQN, Huber): each round steps the ``num_envs`` envs once with the greedy
+    loss (Double DQN, the config's): each round steps the ``num_envs`` envs once with the greedy
     action of the online net, then takes ``gradient_steps`` Adam steps on one-step samples
     gathered by random indices from a fixed float32 array of ``buffer_size`` observations (the
     next observation of slot ``i`` is slot ``i + 1``). Left out: replay writes and bit-packing,
@@ -738,7 +739,8 @@ def image_section(result: dict[str, Any], limits: str = "") -> str:
         f"{config.learning_starts:,} env steps are reached: {work.num_updates:,} in all, checked "
         f"on both programs' final states) on batches of {config.batch_size} observations "
         "(10, 10, C); the same network (`ConvQNetwork`: one 16-filter 3x3 conv, 128 dense with "
-        "LayerNorm, ReLU) acting greedily in the floor; each update the Double DQN Huber loss "
+        "LayerNorm, ReLU) acting greedily in the floor; each update the Double DQN "
+        f"{'Huber' if config.loss == 'huber' else 'squared-error'} loss "
         "(online net over obs, differentiated; online and target nets over next_obs, constant) "
         f"and an Adam step; replay capacity {config.buffer_size:,}; no evaluation during the "
         "run (`eval_episodes=0`: the user's evaluation episodes are work of their own, matched "

@@ -341,16 +341,18 @@ def test_for_a_minatar_game_is_its_tuned_conv_setting(game):
     # The per-game choices of BENCHMARKS.md, "MinAtar".
     n_step = {"Breakout": 3}.get(game, 1)
     epsilon_end = {"Asterix": 0.01, "Freeway": 0.01}.get(game, 0.1)
-    expected = {**MINATAR, "n_step": n_step, "epsilon_end": epsilon_end}
+    loss = {"Asterix": "mse", "Breakout": "mse"}.get(game, "huber")
+    expected = {**MINATAR, "n_step": n_step, "epsilon_end": epsilon_end, "loss": loss}
     assert config == DQNConfig(env_name=f"{game}-MinAtar", **expected)
     assert (config.network, config.conv_channels, config.hidden_sizes) == ("conv", (16,), (128,))
-    assert (config.buffer_size, config.batch_size, config.loss) == (100_000, 32, "huber")
+    assert (config.buffer_size, config.batch_size, config.loss) == (100_000, 32, loss)
     assert (config.epsilon_end, config.epsilon_decay_steps) == (epsilon_end, 100_000)
 
 
 def test_for_env_applies_overrides_last_and_validates_them():
     config = DQNConfig.for_env("Asterix-MinAtar", batch_size=64, sticky_action_prob=0.1)
-    expected = {**MINATAR, "epsilon_end": 0.01, "batch_size": 64, "sticky_action_prob": 0.1}
+    expected = {**MINATAR, "epsilon_end": 0.01, "loss": "mse", "batch_size": 64}
+    expected["sticky_action_prob"] = 0.1
     assert config == DQNConfig(env_name="Asterix-MinAtar", **expected)
     with raises_naming("conv_kernel", 0, "[1, inf)"):
         DQNConfig.for_env("Breakout-MinAtar", conv_kernel=0)
