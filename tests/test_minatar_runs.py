@@ -84,7 +84,8 @@ def test_a_run_names_its_game_and_trains_its_tuned_settings(runs):
     data = json.loads((folder / "full" / "config.json").read_text())
     config, result = dqn_jax.load(folder / "full")
     assert config == dqn_jax.DQNConfig.for_env(GAME, **OVERRIDES)
-    assert data["seeds"] == 2 and config.network == "conv" and config.loss == "huber"
+    assert data["seeds"] == 2 and config.network == "conv" and config.loss == "mse"
+    assert config.learning_rate == 2.5e-4  # Breakout's tuned value, not CartPole-v1's 4e-3
     assert isinstance(result.q_network, dqn_jax.ConvQNetwork)
     assert result.q_network.kernels[0].shape == (2, 3, 3, 4, 4)  # two agents' 4 filters
     storage = result.state.replay.storage
